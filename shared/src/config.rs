@@ -1,0 +1,355 @@
+//! Configuration, read once per Lambda instance from environment variables. Secret values come
+//! from the environment for local use (`DATABASE_URL`, `JWT_SECRET`) or from Secrets Manager
+//! by ARN in AWS (`DATABASE_SECRET_ARN`, `JWT_SECRET_ARN`).
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
+
+use crate::secrets::Secrets;
+
+/// A snapshot of environment variables. Tests build one from pairs instead of touching the
+/// process environment.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        Self {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// The variable's value; unset and empty are the same.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The variable parsed as `T`, or `default` when it is unset.
+    pub fn parse_or<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw.parse().map_err(|e: T::Err| ConfigError::Invalid {
+                name: name.to_owned(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    fn duration_ms_or(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+        let ms = self.parse_or(name, default.as_millis() as u64)?;
+        Ok(Duration::from_millis(ms))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: String, reason: String },
+    #[error("the JWT secret is {0} bytes long; it must be at least 32 bytes")]
+    JwtSecretTooShort(usize),
+    #[error("reading secret {arn} from Secrets Manager failed: {reason}")]
+    SecretUnavailable { arn: String, reason: String },
+}
+
+/// How to reach PostgreSQL and how the pool behaves.
+#[derive(Clone)]
+pub struct DatabaseConfig {
+    pub connect: PgConnectOptions,
+    pub pool: PoolConfig,
+}
+
+/// Pool sizing for Lambda: one instance serves one request at a time, so a couple of
+/// connections is enough, and a short acquire timeout turns an unreachable database into a
+/// quick 503 instead of a request that hangs until the Lambda timeout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolConfig {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub statement_timeout: Duration,
+}
+
+impl PoolConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let config = Self {
+            max_connections: env.parse_or("DATABASE_MAX_CONNECTIONS", 2)?,
+            acquire_timeout: env
+                .duration_ms_or("DATABASE_ACQUIRE_TIMEOUT_MS", Duration::from_secs(2))?,
+            idle_timeout: env
+                .duration_ms_or("DATABASE_IDLE_TIMEOUT_MS", Duration::from_secs(300))?,
+            statement_timeout: env
+                .duration_ms_or("DATABASE_STATEMENT_TIMEOUT_MS", Duration::from_secs(10))?,
+        };
+        if config.max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_MAX_CONNECTIONS".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(config)
+    }
+}
+
+/// The shape of an RDS database secret. RDS-managed master-user secrets hold only the
+/// username and password; the other fields then come from `DATABASE_HOST`, `DATABASE_PORT`
+/// and `DATABASE_NAME`.
+#[derive(Deserialize)]
+struct RdsSecret {
+    username: String,
+    password: SecretString,
+    host: Option<String>,
+    port: Option<PortValue>,
+    dbname: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PortValue {
+    Number(u16),
+    Text(String),
+}
+
+impl DatabaseConfig {
+    pub async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
+        let connect = if let Some(url) = env.get("DATABASE_URL") {
+            url.parse::<PgConnectOptions>()
+                .map_err(|e| ConfigError::Invalid {
+                    name: "DATABASE_URL".into(),
+                    reason: e.to_string(),
+                })?
+        } else if let Some(arn) = env.get("DATABASE_SECRET_ARN") {
+            let secret = secrets.fetch(arn).await?;
+            connect_options_from_rds_secret(env, arn, &secret)?
+        } else {
+            return Err(ConfigError::Missing(
+                "set DATABASE_URL (local) or DATABASE_SECRET_ARN (AWS) to reach PostgreSQL",
+            ));
+        };
+        let pool = PoolConfig::from_env(env)?;
+        let statement_timeout = pool.statement_timeout.as_millis().to_string();
+        Ok(Self {
+            connect: connect
+                .application_name("taskapi")
+                .options([("statement_timeout", statement_timeout.as_str())]),
+            pool,
+        })
+    }
+}
+
+fn connect_options_from_rds_secret(
+    env: &Env,
+    arn: &str,
+    secret: &SecretString,
+) -> Result<PgConnectOptions, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        name: format!("database secret {arn}"),
+        reason,
+    };
+    // The error of a failed parse may quote the input: never include it.
+    let parsed: RdsSecret = serde_json::from_str(secret.expose_secret()).map_err(|_| {
+        invalid("expected JSON with username, password, and optionally host, port, dbname".into())
+    })?;
+
+    let host = parsed
+        .host
+        .or_else(|| env.get("DATABASE_HOST").map(str::to_owned))
+        .ok_or_else(|| invalid("no host in the secret and DATABASE_HOST is not set".into()))?;
+    let port = match parsed.port {
+        Some(PortValue::Number(port)) => port,
+        Some(PortValue::Text(text)) => text
+            .parse()
+            .map_err(|_| invalid(format!("port {text:?} is not a number")))?,
+        None => env.parse_or("DATABASE_PORT", 5432)?,
+    };
+    let dbname = parsed
+        .dbname
+        .or_else(|| env.get("DATABASE_NAME").map(str::to_owned))
+        .unwrap_or_else(|| "postgres".to_owned());
+    let ssl_mode: PgSslMode = env.parse_or("DATABASE_SSLMODE", PgSslMode::Require)?;
+
+    let mut options = PgConnectOptions::new_without_pgpass()
+        .host(&host)
+        .port(port)
+        .username(&parsed.username)
+        .password(parsed.password.expose_secret())
+        .database(&dbname)
+        .ssl_mode(ssl_mode);
+    if let Some(root_cert) = env.get("DATABASE_SSLROOTCERT") {
+        options = options.ssl_root_cert(root_cert);
+    }
+    Ok(options)
+}
+
+/// The HMAC key that signs access tokens: at least 32 bytes, never printed.
+pub struct JwtSecret(SecretString);
+
+impl JwtSecret {
+    pub const MIN_BYTES: usize = 32;
+
+    pub fn new(value: SecretString) -> Result<Self, ConfigError> {
+        let len = value.expose_secret().len();
+        if len < Self::MIN_BYTES {
+            return Err(ConfigError::JwtSecretTooShort(len));
+        }
+        Ok(Self(value))
+    }
+
+    pub async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
+        let value = if let Some(value) = env.get("JWT_SECRET") {
+            SecretString::from(value)
+        } else if let Some(arn) = env.get("JWT_SECRET_ARN") {
+            secrets.fetch(arn).await?
+        } else {
+            return Err(ConfigError::Missing(
+                "set JWT_SECRET (local) or JWT_SECRET_ARN (AWS) to sign access tokens",
+            ));
+        };
+        Self::new(value)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.expose_secret().as_bytes()
+    }
+}
+
+impl std::fmt::Debug for JwtSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JwtSecret([REDACTED])")
+    }
+}
+
+/// Limits on what a request may carry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HttpConfig {
+    pub max_body_bytes: usize,
+}
+
+impl HttpConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            max_body_bytes: env.parse_or("MAX_BODY_BYTES", 256 * 1024)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwt_secret_shorter_than_32_bytes_is_refused_with_a_clear_error() {
+        let err = JwtSecret::new(SecretString::from("x".repeat(31))).unwrap_err();
+        assert!(matches!(err, ConfigError::JwtSecretTooShort(31)));
+        assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+    }
+
+    #[test]
+    fn jwt_secret_of_32_bytes_is_accepted_and_not_printed() {
+        let secret = JwtSecret::new(SecretString::from("s".repeat(32))).unwrap();
+        assert_eq!(secret.as_bytes().len(), 32);
+        assert!(!format!("{secret:?}").contains("sss"));
+    }
+
+    #[tokio::test]
+    async fn jwt_secret_from_the_environment_is_length_checked() {
+        let env = Env::from_pairs([("JWT_SECRET", "too-short")]);
+        let err = JwtSecret::load(&env, &Secrets::new()).await.unwrap_err();
+        assert!(matches!(err, ConfigError::JwtSecretTooShort(9)));
+    }
+
+    #[tokio::test]
+    async fn missing_database_settings_say_what_to_set() {
+        let err = DatabaseConfig::load(&Env::default(), &Secrets::new())
+            .await
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn rds_secret_builds_connection_options() {
+        let secret = SecretString::from(
+            r#"{"username":"app","password":"p@ss","host":"db.internal","port":6543,"dbname":"tasks","engine":"postgres"}"#,
+        );
+        let options = connect_options_from_rds_secret(&Env::default(), "arn", &secret).unwrap();
+        assert_eq!(options.get_host(), "db.internal");
+        assert_eq!(options.get_port(), 6543);
+        assert_eq!(options.get_username(), "app");
+        assert_eq!(options.get_database(), Some("tasks"));
+        assert!(matches!(options.get_ssl_mode(), PgSslMode::Require));
+    }
+
+    #[test]
+    fn rds_managed_secret_without_host_takes_it_from_the_environment() {
+        let env = Env::from_pairs([
+            ("DATABASE_HOST", "proxy.internal"),
+            ("DATABASE_PORT", "5433"),
+            ("DATABASE_NAME", "app"),
+        ]);
+        let secret = SecretString::from(r#"{"username":"admin","password":"pw"}"#);
+        let options = connect_options_from_rds_secret(&env, "arn", &secret).unwrap();
+        assert_eq!(options.get_host(), "proxy.internal");
+        assert_eq!(options.get_port(), 5433);
+        assert_eq!(options.get_database(), Some("app"));
+    }
+
+    #[test]
+    fn malformed_rds_secret_error_does_not_echo_the_secret() {
+        let secret = SecretString::from(r#"{"username":"admin","password":"hunter2-secret""#);
+        let err = connect_options_from_rds_secret(&Env::default(), "arn:x", &secret).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("arn:x"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn pool_settings_have_lambda_sized_defaults_and_can_be_overridden() {
+        let defaults = PoolConfig::from_env(&Env::default()).unwrap();
+        assert_eq!(defaults.max_connections, 2);
+        assert_eq!(defaults.acquire_timeout, Duration::from_secs(2));
+
+        let env = Env::from_pairs([
+            ("DATABASE_MAX_CONNECTIONS", "5"),
+            ("DATABASE_ACQUIRE_TIMEOUT_MS", "250"),
+        ]);
+        let custom = PoolConfig::from_env(&env).unwrap();
+        assert_eq!(custom.max_connections, 5);
+        assert_eq!(custom.acquire_timeout, Duration::from_millis(250));
+
+        let zero = Env::from_pairs([("DATABASE_MAX_CONNECTIONS", "0")]);
+        assert!(PoolConfig::from_env(&zero).is_err());
+        let junk = Env::from_pairs([("DATABASE_ACQUIRE_TIMEOUT_MS", "soon")]);
+        let err = PoolConfig::from_env(&junk).unwrap_err();
+        assert!(
+            err.to_string().contains("DATABASE_ACQUIRE_TIMEOUT_MS"),
+            "{err}"
+        );
+    }
+}

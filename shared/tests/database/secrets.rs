@@ -1,0 +1,159 @@
+//! The Secrets Manager path of the configuration loader, against a local emulator that
+//! `make test` starts (SECRETS_MANAGER_TEST_ENDPOINT), with fake credentials.
+
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+use shared::Env;
+use shared::config::{ConfigError, DatabaseConfig, JwtSecret};
+use shared::secrets::Secrets;
+use sqlx::postgres::PgConnectOptions;
+use uuid::Uuid;
+
+fn emulator_client() -> Client {
+    let endpoint = std::env::var("SECRETS_MANAGER_TEST_ENDPOINT").expect(
+        "SECRETS_MANAGER_TEST_ENDPOINT: run through `make test`, which starts the emulator",
+    );
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .build();
+    Client::from_conf(config)
+}
+
+async fn create_secret(client: &Client, value: &str) -> String {
+    client
+        .create_secret()
+        .name(format!("test/{}", Uuid::new_v4()))
+        .secret_string(value)
+        .send()
+        .await
+        .expect("the emulator creates the secret")
+        .arn
+        .expect("an ARN")
+}
+
+/// Where the test database lives, from DATABASE_URL.
+fn local_database() -> PgConnectOptions {
+    std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL: run through `make test`")
+        .parse()
+        .expect("a valid DATABASE_URL")
+}
+
+#[tokio::test]
+async fn database_config_from_an_rds_secret_reaches_the_database() {
+    let client = emulator_client();
+    let local = local_database();
+    let rds_secret = serde_json::json!({
+        "engine": "postgres",
+        "username": local.get_username(),
+        "password": "not-checked-by-the-local-cluster",
+        "host": local.get_host(),
+        "port": local.get_port(),
+        "dbname": local.get_database().unwrap_or("postgres"),
+    });
+    let arn = create_secret(&client, &rds_secret.to_string()).await;
+    let env = Env::from_pairs([
+        ("DATABASE_SECRET_ARN", arn.as_str()),
+        ("DATABASE_SSLMODE", "disable"),
+    ]);
+
+    let config = DatabaseConfig::load(&env, &Secrets::with_client(client))
+        .await
+        .unwrap();
+    let pool = shared::db::pool(&config);
+    let one: i32 = sqlx::query_scalar("select 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    assert_eq!(one, 1);
+    assert_eq!(config.connect.get_host(), local.get_host());
+}
+
+#[tokio::test]
+async fn rds_managed_secret_with_only_credentials_uses_host_from_the_environment() {
+    let client = emulator_client();
+    let local = local_database();
+    let secret = serde_json::json!({ "username": local.get_username(), "password": "pw" });
+    let arn = create_secret(&client, &secret.to_string()).await;
+    let port = local.get_port().to_string();
+    let env = Env::from_pairs([
+        ("DATABASE_SECRET_ARN", arn.as_str()),
+        ("DATABASE_HOST", local.get_host()),
+        ("DATABASE_PORT", port.as_str()),
+        ("DATABASE_NAME", local.get_database().unwrap_or("postgres")),
+        ("DATABASE_SSLMODE", "disable"),
+    ]);
+
+    let config = DatabaseConfig::load(&env, &Secrets::with_client(client))
+        .await
+        .unwrap();
+    let pool = shared::db::pool(&config);
+    let one: i32 = sqlx::query_scalar("select 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    assert_eq!(one, 1);
+}
+
+#[tokio::test]
+async fn jwt_secret_is_read_from_secrets_manager() {
+    let client = emulator_client();
+    let value = "a-generated-signing-secret-of-48-characters-xxxx";
+    let arn = create_secret(&client, value).await;
+    let env = Env::from_pairs([("JWT_SECRET_ARN", arn.as_str())]);
+
+    let secret = JwtSecret::load(&env, &Secrets::with_client(client))
+        .await
+        .unwrap();
+
+    assert_eq!(secret.as_bytes(), value.as_bytes());
+}
+
+#[tokio::test]
+async fn a_short_jwt_secret_in_secrets_manager_is_refused() {
+    let client = emulator_client();
+    let arn = create_secret(&client, "short").await;
+    let env = Env::from_pairs([("JWT_SECRET_ARN", arn.as_str())]);
+
+    let err = JwtSecret::load(&env, &Secrets::with_client(client))
+        .await
+        .unwrap_err();
+
+    assert!(matches!(err, ConfigError::JwtSecretTooShort(5)), "{err}");
+}
+
+#[tokio::test]
+async fn a_missing_secret_is_an_error_naming_the_arn() {
+    let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:absent-AbCdEf";
+    let env = Env::from_pairs([("DATABASE_SECRET_ARN", arn)]);
+
+    let err = DatabaseConfig::load(&env, &Secrets::with_client(emulator_client()))
+        .await
+        .err()
+        .unwrap();
+
+    assert!(
+        matches!(err, ConfigError::SecretUnavailable { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains(arn), "{err}");
+}
+
+#[tokio::test]
+async fn a_secret_that_is_not_rds_json_is_refused_without_echoing_it() {
+    let client = emulator_client();
+    let arn = create_secret(&client, "plain-password-value").await;
+    let env = Env::from_pairs([("DATABASE_SECRET_ARN", arn.as_str())]);
+
+    let err = DatabaseConfig::load(&env, &Secrets::with_client(client))
+        .await
+        .err()
+        .unwrap();
+
+    assert!(!err.to_string().contains("plain-password-value"), "{err}");
+}

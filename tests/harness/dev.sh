@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# `make dev`: a database (DATABASE_URL if reachable, else the local cluster), migrations, a local
+# JWT secret, a build, and every function served by `cargo lambda watch` at the real paths.
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+
+PORT=${PORT:-9000}
+port_in_use "$PORT" && die "port $PORT is already in use: stop what holds it, or run 'make dev PORT=<another>'"
+
+bash tests/harness/tools.sh cargo-lambda
+export PATH="$VENV/bin:$PATH"
+
+started_db=
+stop_started() {
+  [ -n "$started_db" ] && bash tests/harness/postgres.sh stop
+  return 0
+}
+trap stop_started EXIT
+trap 'exit 130' INT TERM
+
+reachable() {
+  local isready
+  isready=$(command -v pg_isready || ls /usr/lib/postgresql/*/bin/pg_isready 2>/dev/null | tail -1)
+  [ -n "$isready" ] && "$isready" -q -t 3 -d "$1"
+}
+
+if [ -n "${DATABASE_URL:-}" ] && reachable "$DATABASE_URL"; then
+  say "using DATABASE_URL"
+else
+  [ -n "${DATABASE_URL:-}" ] && say "DATABASE_URL does not answer; using the local cluster instead"
+  bash tests/harness/postgres.sh status || started_db=1
+  DATABASE_URL=$(bash tests/harness/postgres.sh start)
+fi
+export DATABASE_URL
+
+if [ -z "${JWT_SECRET:-}" ]; then
+  [ -s "$STATE/jwt-secret" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$STATE/jwt-secret"
+  JWT_SECRET=$(cat "$STATE/jwt-secret")
+fi
+export JWT_SECRET
+export RUST_LOG=${RUST_LOG:-info}
+
+say "building"
+cargo build --workspace --bins
+say "applying migrations"
+cargo run --quiet -p migrate
+
+say "serving the API on http://127.0.0.1:$PORT (Ctrl-C stops it)"
+cargo lambda watch -A 127.0.0.1 -P "$PORT"

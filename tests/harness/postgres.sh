@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The project's local PostgreSQL cluster.
+#   postgres.sh start   start it (or reuse it), create the app database, print its DATABASE_URL;
+#                       exit status 0, and "started" on stderr when this call started it
+#   postgres.sh status  exit 0 when it is running
+#   postgres.sh stop    stop it
+#   postgres.sh url     print the DATABASE_URL of the app database
+#   postgres.sh admin-url  print a URL of a role that may create databases (for #[sqlx::test])
+source "$(dirname "$0")/common.sh"
+
+PG_STATE="$STATE/postgres"
+DB_NAME=${DB_NAME:-taskapi}
+mkdir -p "$PG_STATE"
+
+pg_bin() {
+  local dir
+  for dir in "${PG_BIN:-}" $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    [ -n "$dir" ] && [ -x "$dir/initdb" ] && { echo "$dir"; return; }
+  done
+  die "PostgreSQL server binaries (initdb, pg_ctl) not found: install them (Debian: postgresql) or set PG_BIN"
+}
+BIN=$(pg_bin)
+
+# initdb and postgres refuse to run as root: as root, run them as the postgres user on a
+# folder that user can reach (a private home is not reachable, so use a temporary folder).
+as_owner() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+base_dir() {
+  if [ -f "$PG_STATE/base" ] && [ -d "$(cat "$PG_STATE/base")" ]; then
+    cat "$PG_STATE/base"; return
+  fi
+  local base
+  if [ "$(id -u)" -eq 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+    base=$(mktemp -d /tmp/taskapi-pg.XXXXXX)
+    chmod 755 "$base"
+    chown postgres: "$base"
+  else
+    base="$PG_STATE/cluster"
+    mkdir -p "$base"
+  fi
+  echo "$base" > "$PG_STATE/base"
+  echo "$base"
+}
+
+port() {
+  if [ -f "$PG_STATE/port" ]; then cat "$PG_STATE/port"; return; fi
+  local p
+  p=$(free_port "${PGPORT_START:-54329}")
+  echo "$p" > "$PG_STATE/port"
+  echo "$p"
+}
+
+admin_url() { echo "postgres://postgres@127.0.0.1:$(port)/postgres"; }
+app_url() { echo "postgres://postgres@127.0.0.1:$(port)/$DB_NAME"; }
+
+running() {
+  local base; base=$(base_dir)
+  [ -f "$base/data/PG_VERSION" ] && as_owner "$BIN/pg_ctl" status -D "$base/data" >/dev/null 2>&1
+}
+
+start() {
+  local base p
+  base=$(base_dir)
+  if running; then
+    p=$(port)
+  else
+    if [ ! -f "$base/data/PG_VERSION" ]; then
+      say "creating a PostgreSQL cluster in $base"
+      as_owner mkdir -p "$base/data" "$base/socket"
+      as_owner "$BIN/initdb" --auth=trust -U postgres -E UTF8 --locale=C.UTF-8 -D "$base/data" >"$PG_STATE/initdb.log" 2>&1 \
+        || { cat "$PG_STATE/initdb.log" >&2; die "initdb failed"; }
+    fi
+    p=$(port)
+    if port_in_use "$p"; then
+      rm -f "$PG_STATE/port"
+      p=$(port)
+    fi
+    say "starting PostgreSQL on 127.0.0.1:$p"
+    # A local throwaway cluster: durability settings off for speed.
+    as_owner "$BIN/pg_ctl" -w -t 30 -D "$base/data" -l "$base/server.log" start -o \
+      "-p $p -k $base/socket -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+      >/dev/null || { tail -20 "$base/server.log" >&2; die "PostgreSQL did not start"; }
+    echo started >&2
+  fi
+  local exists
+  exists=$("$BIN/psql" -X -q -t -A -d "$(admin_url)" -c "select 1 from pg_database where datname = '$DB_NAME'")
+  [ "$exists" = 1 ] || "$BIN/createdb" -h 127.0.0.1 -p "$p" -U postgres "$DB_NAME"
+  app_url
+}
+
+stop() {
+  if running; then
+    say "stopping PostgreSQL"
+    as_owner "$BIN/pg_ctl" -w -D "$(base_dir)/data" stop -m fast >/dev/null
+  fi
+}
+
+case ${1:-} in
+  start) start ;;
+  stop) stop ;;
+  status) running ;;
+  url) app_url ;;
+  admin-url) admin_url ;;
+  *) die "usage: $0 start|stop|url|admin-url" ;;
+esac

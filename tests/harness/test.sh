@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# `make test`: formatting, lints, unit + database + handler tests against a real PostgreSQL and
+# a local Secrets Manager emulator, black-box HTTP tests through `cargo lambda watch` (or
+# against API_BASE_URL), and the template lint. Stops whatever it started.
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+
+bash tests/harness/tools.sh
+export PATH="$VENV/bin:$PATH"
+
+started_db=
+moto_pid=
+cleanup() {
+  bash tests/harness/watch.sh stop
+  [ -n "$moto_pid" ] && { kill "$moto_pid" 2>/dev/null; wait "$moto_pid" 2>/dev/null; }
+  [ -n "$started_db" ] && bash tests/harness/postgres.sh stop
+  return 0
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+bash tests/harness/postgres.sh status || started_db=1
+DATABASE_URL=$(bash tests/harness/postgres.sh start)
+export DATABASE_URL
+
+say "starting the Secrets Manager emulator"
+moto_port=$(free_port 5520)
+moto_server -H 127.0.0.1 -p "$moto_port" >"$STATE/moto.log" 2>&1 &
+moto_pid=$!
+for _ in $(seq 100); do port_in_use "$moto_port" && break; sleep 0.1; done
+port_in_use "$moto_port" || { cat "$STATE/moto.log" >&2; die "moto_server did not start"; }
+
+# Fake credentials and a local endpoint: the SDK must never reach AWS from a test.
+export SECRETS_MANAGER_TEST_ENDPOINT="http://127.0.0.1:$moto_port"
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+
+say "unit, database and handler tests"
+cargo test --workspace --exclude api-tests --locked
+
+if [ -n "${API_BASE_URL:-}" ]; then
+  say "black-box tests against $API_BASE_URL"
+else
+  say "black-box tests through cargo lambda watch"
+  cargo run --quiet -p migrate
+  [ -s "$STATE/jwt-secret" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$STATE/jwt-secret"
+  JWT_SECRET=$(cat "$STATE/jwt-secret")
+  export JWT_SECRET
+  cargo build --workspace --bins --locked
+  port=$(free_port 9100)
+  bash tests/harness/watch.sh start "$port"
+  export API_BASE_URL="http://127.0.0.1:$port"
+fi
+cargo test -p api-tests --locked
+
+say "template lint"
+make --no-print-directory lint-template
+
+say "all checks passed"
