@@ -1,13 +1,22 @@
 //! The library every function links: configuration and secrets, the database pool and
-//! migrations, JSON request parsing and RFC 9457 problem responses, the models, and logging.
+//! migrations, JSON request parsing and RFC 9457 problem responses, authentication, input
+//! validation, the audit log, the models, and logging.
 
+pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
 pub mod models;
 pub mod secrets;
+pub mod state;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod users;
+pub mod validation;
 
 pub use config::Env;
 pub use error::{ApiError, FieldErrors};
+pub use state::AppState;

@@ -1,0 +1,73 @@
+//! The audit log: who did what to which entity. Rows are written with the same executor (and
+//! so in the same transaction) as the change they record.
+
+use lambda_http::Request;
+use lambda_http::RequestExt;
+use lambda_http::request::RequestContext;
+use serde_json::{Map, Value};
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+/// One audit row to write.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub actor_id: Option<Uuid>,
+    /// `<entity>.<verb>`, e.g. `user.register`, `auth.login_failure`, `task.update`.
+    pub action: &'static str,
+    pub entity_type: &'static str,
+    pub entity_id: Option<Uuid>,
+    pub metadata: Map<String, Value>,
+}
+
+impl AuditEvent {
+    pub fn new(action: &'static str, entity_type: &'static str, entity_id: Option<Uuid>) -> Self {
+        Self {
+            actor_id: None,
+            action,
+            entity_type,
+            entity_id,
+            metadata: Map::new(),
+        }
+    }
+
+    pub fn by(mut self, actor_id: Uuid) -> Self {
+        self.actor_id = Some(actor_id);
+        self
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.metadata.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Adds the caller's source IP address, when API Gateway reports one.
+    pub fn from_request(self, request: &Request) -> Self {
+        match source_ip(request) {
+            Some(ip) => self.with("source_ip", ip),
+            None => self,
+        }
+    }
+}
+
+fn source_ip(request: &Request) -> Option<String> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.clone(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+pub async fn record(db: impl PgExecutor<'_>, event: AuditEvent) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
+         values ($1, $2, $3, $4, $5)",
+    )
+    .bind(event.actor_id)
+    .bind(event.action)
+    .bind(event.entity_type)
+    .bind(event.entity_id)
+    .bind(Value::Object(event.metadata))
+    .execute(db)
+    .await?;
+    Ok(())
+}

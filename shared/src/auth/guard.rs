@@ -1,0 +1,126 @@
+//! The Bearer guard every protected handler calls first.
+
+use lambda_http::Request;
+use lambda_http::http::header;
+use sqlx::PgPool;
+
+use crate::auth::token::TokenKeys;
+use crate::error::ApiError;
+use crate::models::User;
+use crate::users;
+
+/// The user behind the request's `Authorization: Bearer <token>`, or a 401 with a
+/// `WWW-Authenticate: Bearer` challenge (`error="invalid_token"` when a token was presented
+/// and refused, as RFC 6750 says). A valid token of a deleted user is refused too.
+pub async fn authenticate(
+    request: &Request,
+    keys: &TokenKeys,
+    db: &PgPool,
+) -> Result<User, ApiError> {
+    let token = bearer_token(request)?;
+    let claims = keys.verify(token).map_err(|err| {
+        tracing::info!(reason = %err, "auth: token refused");
+        invalid_token("the access token is invalid or expired")
+    })?;
+    match users::find_by_id(db, claims.sub).await? {
+        Some(user) => Ok(user),
+        None => {
+            tracing::info!(user_id = %claims.sub, "auth: token of a user that no longer exists");
+            Err(invalid_token("the access token's user no longer exists"))
+        }
+    }
+}
+
+fn invalid_token(detail: &'static str) -> ApiError {
+    ApiError::Unauthorized {
+        detail,
+        invalid_token: true,
+    }
+}
+
+/// The token of an `Authorization` header of the form `Bearer <token>`: the scheme in any
+/// letter case, one or more spaces, then a token without whitespace.
+fn bearer_token(request: &Request) -> Result<&str, ApiError> {
+    let missing = ApiError::Unauthorized {
+        detail: "this request needs an Authorization: Bearer <access token> header",
+        invalid_token: false,
+    };
+    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+        return Err(missing);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| invalid_token("the Authorization header is not readable"))?;
+    let Some((scheme, token)) = value.trim().split_once(' ') else {
+        return Err(missing);
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(missing);
+    }
+    let token = token.trim_start_matches(' ');
+    if token.is_empty() || token.contains(char::is_whitespace) {
+        return Err(invalid_token("the bearer token is malformed"));
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::Body;
+
+    fn with_authorization(value: Option<&str>) -> Request {
+        let mut builder = lambda_http::http::Request::builder().uri("/api/users/me");
+        if let Some(value) = value {
+            builder = builder.header(header::AUTHORIZATION, value);
+        }
+        builder.body(Body::Empty).unwrap()
+    }
+
+    fn challenge(result: Result<&str, ApiError>) -> String {
+        let response = result.unwrap_err().into_response();
+        assert_eq!(response.status(), 401);
+        response.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn reads_the_token_whatever_the_scheme_case_and_spacing() {
+        for value in [
+            "Bearer abc.def.ghi",
+            "bearer abc.def.ghi",
+            "BEARER   abc.def.ghi",
+            "Bearer abc.def.ghi  ",
+        ] {
+            let request = with_authorization(Some(value));
+            assert_eq!(bearer_token(&request).unwrap(), "abc.def.ghi", "{value:?}");
+        }
+    }
+
+    #[test]
+    fn missing_header_or_other_scheme_asks_for_a_bearer_token() {
+        for value in [
+            None,
+            Some("Basic dXNlcjpwYXNz"),
+            Some("Token abc"),
+            Some("Bearer"),
+            Some("abc.def.ghi"),
+        ] {
+            let request = with_authorization(value);
+            assert_eq!(challenge(bearer_token(&request)), "Bearer", "{value:?}");
+        }
+    }
+
+    #[test]
+    fn an_empty_or_broken_token_is_refused() {
+        let empty = with_authorization(Some("Bearer  "));
+        assert_eq!(challenge(bearer_token(&empty)), "Bearer");
+        let broken = with_authorization(Some("Bearer a b"));
+        assert_eq!(
+            challenge(bearer_token(&broken)),
+            r#"Bearer error="invalid_token""#
+        );
+    }
+}

@@ -1,0 +1,347 @@
+//! Access tokens: HS256 JWTs with `sub`, `iat`, `nbf`, `exp`, `iss`, `aud` and `jti`.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::config::{ConfigError, Env, JwtSecret};
+use crate::error::ApiError;
+use crate::secrets::Secrets;
+
+/// Largest clock difference tolerated between the issuer and a verifier.
+pub const LEEWAY: Duration = Duration::from_secs(30);
+
+/// Who issues tokens, for whom, and for how long.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub lifetime: Duration,
+}
+
+impl TokenSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let lifetime_secs: u64 = env.parse_or("ACCESS_TOKEN_TTL_SECONDS", 15 * 60)?;
+        if !(60..=24 * 60 * 60).contains(&lifetime_secs) {
+            return Err(ConfigError::Invalid {
+                name: "ACCESS_TOKEN_TTL_SECONDS".into(),
+                reason: "must be between 60 and 86400".into(),
+            });
+        }
+        Ok(Self {
+            issuer: env.get("JWT_ISSUER").unwrap_or("taskapi").to_owned(),
+            audience: env.get("JWT_AUDIENCE").unwrap_or("taskapi").to_owned(),
+            lifetime: Duration::from_secs(lifetime_secs),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: Uuid,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+    pub jti: Uuid,
+}
+
+/// A freshly issued access token.
+pub struct IssuedToken {
+    pub token: SecretString,
+    pub expires_in: u64,
+}
+
+/// The keys and rules for issuing and verifying tokens, built once per instance.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    settings: TokenSettings,
+}
+
+/// Why a token was refused; logged, never shown to the client in detail.
+#[derive(Debug, thiserror::Error)]
+#[error("token refused: {0}")]
+pub struct TokenRejected(#[from] jsonwebtoken::errors::Error);
+
+impl TokenKeys {
+    pub fn new(secret: &JwtSecret, settings: TokenSettings) -> Self {
+        // Pinned to HS256; every registered claim is required and checked.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = LEEWAY.as_secs();
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["sub", "iat", "nbf", "exp", "iss", "aud", "jti"]);
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_audience(&[&settings.audience]);
+        Self {
+            encoding: EncodingKey::from_secret(secret.as_bytes()),
+            decoding: DecodingKey::from_secret(secret.as_bytes()),
+            validation,
+            settings,
+        }
+    }
+
+    /// The secret (`JWT_SECRET` or `JWT_SECRET_ARN`) and settings from the environment.
+    pub async fn from_env(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
+        let secret = JwtSecret::load(env, secrets).await?;
+        Ok(Self::new(&secret, TokenSettings::from_env(env)?))
+    }
+
+    pub fn settings(&self) -> &TokenSettings {
+        &self.settings
+    }
+
+    /// A token for `user_id`, valid from now for the configured lifetime.
+    pub fn issue(&self, user_id: Uuid) -> Result<IssuedToken, ApiError> {
+        self.issue_at(user_id, chrono::Utc::now().timestamp())
+    }
+
+    fn issue_at(&self, user_id: Uuid, now: i64) -> Result<IssuedToken, ApiError> {
+        let lifetime = self.settings.lifetime.as_secs();
+        let claims = Claims {
+            sub: user_id,
+            iat: now,
+            nbf: now,
+            exp: now + lifetime as i64,
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
+            jti: Uuid::new_v4(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(ApiError::internal)?;
+        Ok(IssuedToken {
+            token: SecretString::from(token),
+            expires_in: lifetime,
+        })
+    }
+
+    /// The claims of a token that is well-formed, signed with HS256 by our key, current, and
+    /// meant for us.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenRejected> {
+        Ok(jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?.claims)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use serde_json::{Value, json};
+
+    pub const SECRET: &str = "a-test-signing-secret-that-is-long-enough";
+
+    pub fn keys() -> TokenKeys {
+        let secret = JwtSecret::new(SecretString::from(SECRET)).unwrap();
+        TokenKeys::new(&secret, TokenSettings::from_env(&Env::default()).unwrap())
+    }
+
+    fn now() -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+
+    /// Signs arbitrary claims with the given algorithm and key.
+    pub fn sign(claims: &Value, algorithm: Algorithm, secret: &str) -> String {
+        jsonwebtoken::encode(
+            &Header::new(algorithm),
+            claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    pub fn valid_claims(sub: Uuid) -> Value {
+        let now = now();
+        json!({
+            "sub": sub, "iat": now, "nbf": now, "exp": now + 600,
+            "iss": "taskapi", "aud": "taskapi", "jti": Uuid::new_v4(),
+        })
+    }
+
+    fn with(mut claims: Value, key: &str, value: Value) -> Value {
+        claims[key] = value;
+        claims
+    }
+
+    fn without(mut claims: Value, key: &str) -> Value {
+        claims.as_object_mut().unwrap().remove(key);
+        claims
+    }
+
+    #[test]
+    fn an_issued_token_verifies_with_all_claims() {
+        let keys = keys();
+        let user = Uuid::new_v4();
+
+        let issued = keys.issue(user).unwrap();
+        let claims = keys.verify(issued.token.expose_secret()).unwrap();
+
+        assert_eq!(issued.expires_in, 900);
+        assert_eq!(claims.sub, user);
+        assert_eq!(claims.exp - claims.iat, 900);
+        assert_eq!(claims.nbf, claims.iat);
+        assert_eq!(
+            (claims.iss.as_str(), claims.aud.as_str()),
+            ("taskapi", "taskapi")
+        );
+        let header = jsonwebtoken::decode_header(issued.token.expose_secret()).unwrap();
+        assert_eq!(header.alg, Algorithm::HS256);
+    }
+
+    #[test]
+    fn two_tokens_have_distinct_ids() {
+        let keys = keys();
+        let user = Uuid::new_v4();
+        let a = keys
+            .verify(keys.issue(user).unwrap().token.expose_secret())
+            .unwrap();
+        let b = keys
+            .verify(keys.issue(user).unwrap().token.expose_secret())
+            .unwrap();
+        assert_ne!(a.jti, b.jti);
+    }
+
+    #[test]
+    fn a_token_signed_by_hand_with_the_right_claims_verifies() {
+        let user = Uuid::new_v4();
+        let token = sign(&valid_claims(user), Algorithm::HS256, SECRET);
+        assert_eq!(keys().verify(&token).unwrap().sub, user);
+    }
+
+    #[test]
+    fn hostile_tokens_are_refused() {
+        let keys = keys();
+        let user = Uuid::new_v4();
+        let good = valid_claims(user);
+        let now = now();
+        let good_token = sign(&good, Algorithm::HS256, SECRET);
+        let (head, rest) = good_token.split_once('.').unwrap();
+        let (payload, signature) = rest.split_once('.').unwrap();
+
+        use base64_url_encode as b64;
+        let alg_none = format!("{}.{}.", b64(r#"{"alg":"none","typ":"JWT"}"#), payload);
+        let mut flipped = signature.chars().collect::<Vec<_>>();
+        flipped[3] = if flipped[3] == 'A' { 'B' } else { 'A' };
+        let tampered_signature = format!("{head}.{payload}.{}", flipped.iter().collect::<String>());
+        let other_user = b64(&with(good.clone(), "sub", json!(Uuid::new_v4())).to_string());
+        let tampered_payload = format!("{head}.{other_user}.{signature}");
+
+        let cases = [
+            ("alg none", alg_none),
+            ("HS512", sign(&good, Algorithm::HS512, SECRET)),
+            ("HS384", sign(&good, Algorithm::HS384, SECRET)),
+            (
+                "wrong key",
+                sign(
+                    &good,
+                    Algorithm::HS256,
+                    "another-secret-of-sufficient-length!!",
+                ),
+            ),
+            ("tampered signature", tampered_signature),
+            ("tampered payload", tampered_payload),
+            (
+                "expired",
+                sign(
+                    &with(good.clone(), "exp", json!(now - 31)),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+            ),
+            (
+                "not yet valid",
+                sign(
+                    &with(good.clone(), "nbf", json!(now + 120)),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+            ),
+            (
+                "wrong issuer",
+                sign(
+                    &with(good.clone(), "iss", json!("someone-else")),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+            ),
+            (
+                "wrong audience",
+                sign(
+                    &with(good.clone(), "aud", json!("another-app")),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+            ),
+            (
+                "missing exp",
+                sign(&without(good.clone(), "exp"), Algorithm::HS256, SECRET),
+            ),
+            (
+                "missing nbf",
+                sign(&without(good.clone(), "nbf"), Algorithm::HS256, SECRET),
+            ),
+            (
+                "missing aud",
+                sign(&without(good.clone(), "aud"), Algorithm::HS256, SECRET),
+            ),
+            (
+                "missing jti",
+                sign(&without(good.clone(), "jti"), Algorithm::HS256, SECRET),
+            ),
+            (
+                "sub not a uuid",
+                sign(
+                    &with(good.clone(), "sub", json!("admin")),
+                    Algorithm::HS256,
+                    SECRET,
+                ),
+            ),
+            ("garbage", "not.a.token".to_owned()),
+            ("empty", String::new()),
+        ];
+        for (name, token) in cases {
+            assert!(keys.verify(&token).is_err(), "{name} was accepted");
+        }
+    }
+
+    #[test]
+    fn expiry_within_the_leeway_is_tolerated_and_beyond_it_refused() {
+        let keys = keys();
+        let good = valid_claims(Uuid::new_v4());
+        let now = now();
+        let just_expired = sign(
+            &with(good.clone(), "exp", json!(now - 5)),
+            Algorithm::HS256,
+            SECRET,
+        );
+        let long_expired = sign(
+            &with(good, "exp", json!(now - 40)),
+            Algorithm::HS256,
+            SECRET,
+        );
+
+        assert!(keys.verify(&just_expired).is_ok());
+        assert!(keys.verify(&long_expired).is_err());
+    }
+
+    #[test]
+    fn lifetime_is_configurable_within_bounds() {
+        let env = Env::from_pairs([("ACCESS_TOKEN_TTL_SECONDS", "300")]);
+        assert_eq!(
+            TokenSettings::from_env(&env).unwrap().lifetime,
+            Duration::from_secs(300)
+        );
+        let env = Env::from_pairs([("ACCESS_TOKEN_TTL_SECONDS", "5")]);
+        assert!(TokenSettings::from_env(&env).is_err());
+    }
+
+    fn base64_url_encode(text: &str) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+    }
+}

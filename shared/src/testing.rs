@@ -1,0 +1,202 @@
+//! Helpers for handler tests in the function crates (feature `testing`): API Gateway HTTP API
+//! (payload 2.0) requests, response bodies, an application state on a test database, and
+//! users with tokens.
+
+use lambda_http::http::header;
+use lambda_http::{Body, Request, Response};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::auth::password;
+use crate::auth::token::{TokenKeys, TokenSettings};
+use crate::config::{Env, JwtSecret};
+use crate::models::User;
+use crate::state::AppState;
+
+pub const TEST_JWT_SECRET: &str = "handler-tests-signing-secret-0123456789";
+
+/// A request as API Gateway (HTTP API, payload 2.0) delivers it to a function.
+pub struct TestRequest {
+    method: &'static str,
+    path: String,
+    headers: serde_json::Map<String, Value>,
+    query: String,
+    path_parameters: serde_json::Map<String, Value>,
+    body: Option<String>,
+}
+
+impl TestRequest {
+    pub fn new(method: &'static str, path: &str) -> Self {
+        Self {
+            method,
+            path: path.to_owned(),
+            headers: serde_json::Map::new(),
+            query: String::new(),
+            path_parameters: serde_json::Map::new(),
+            body: None,
+        }
+    }
+
+    pub fn get(path: &str) -> Self {
+        Self::new("GET", path)
+    }
+
+    pub fn post(path: &str) -> Self {
+        Self::new("POST", path)
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.insert(name.to_ascii_lowercase(), value.into());
+        self
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    /// A JSON body with its content type.
+    pub fn json(self, body: &Value) -> Self {
+        self.raw_body("application/json", &body.to_string())
+    }
+
+    pub fn raw_body(mut self, content_type: &str, body: &str) -> Self {
+        self.headers
+            .insert("content-type".into(), content_type.into());
+        self.body = Some(body.to_owned());
+        self
+    }
+
+    pub fn query(mut self, raw: &str) -> Self {
+        self.query = raw.to_owned();
+        self
+    }
+
+    pub fn path_parameter(mut self, name: &str, value: &str) -> Self {
+        self.path_parameters.insert(name.into(), value.into());
+        self
+    }
+
+    pub fn build(self) -> Request {
+        let query_parameters: serde_json::Map<String, Value> = self
+            .query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                (key.to_owned(), Value::from(value))
+            })
+            .collect();
+        let event = json!({
+            "version": "2.0",
+            "routeKey": format!("{} {}", self.method, self.path),
+            "rawPath": self.path,
+            "rawQueryString": self.query,
+            "headers": self.headers,
+            "queryStringParameters": query_parameters,
+            "pathParameters": self.path_parameters,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "api",
+                "domainName": "api.example.com",
+                "domainPrefix": "api",
+                "http": {
+                    "method": self.method,
+                    "path": self.path,
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "203.0.113.7",
+                    "userAgent": "handler-tests"
+                },
+                "requestId": Uuid::new_v4().to_string(),
+                "routeKey": format!("{} {}", self.method, self.path),
+                "stage": "$default",
+                "time": "26/Nov/2026:00:00:00 +0000",
+                "timeEpoch": 1_795_000_000_000_i64
+            },
+            "body": self.body,
+            "isBase64Encoded": false
+        });
+        lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
+    }
+}
+
+/// The response body as JSON.
+pub fn body_json(response: &Response<Body>) -> Value {
+    serde_json::from_slice(response.body()).unwrap_or_else(|e| {
+        panic!(
+            "response body is not JSON ({e}): {}",
+            String::from_utf8_lossy(response.body())
+        )
+    })
+}
+
+pub fn content_type(response: &Response<Body>) -> &str {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// Application state on the test database, hashing at the lowest allowed cost for speed.
+pub fn state(db: PgPool) -> AppState {
+    let env = Env::from_pairs([("BCRYPT_COST", password::MIN_COST.to_string())]);
+    AppState::new(db, &env).expect("valid test settings")
+}
+
+pub fn token_keys() -> TokenKeys {
+    let secret = JwtSecret::new(SecretString::from(TEST_JWT_SECRET)).expect("a long secret");
+    TokenKeys::new(
+        &secret,
+        TokenSettings::from_env(&Env::default()).expect("defaults"),
+    )
+}
+
+/// Inserts a user with the given password, hashed at the lowest allowed cost.
+pub async fn create_user(db: &PgPool, username: &str, password: &str) -> User {
+    let hash = password::hash_password(SecretString::from(password), password::MIN_COST)
+        .await
+        .expect("hashing works");
+    sqlx::query_as(
+        "insert into users (username, email, password_hash) values ($1, $2, $3) \
+         returning id, username, email, created_at, updated_at",
+    )
+    .bind(username)
+    .bind(format!("{}@example.com", username.to_lowercase()))
+    .bind(hash)
+    .fetch_one(db)
+    .await
+    .expect("the user is inserted")
+}
+
+/// A valid access token for `user_id`, signed with `token_keys()`.
+pub fn token_for(user_id: Uuid) -> String {
+    token_keys()
+        .issue(user_id)
+        .expect("a token")
+        .token
+        .expose_secret()
+        .to_owned()
+}
+
+pub use jsonwebtoken::Algorithm;
+
+/// Signs arbitrary claims, for tests of hostile tokens.
+pub fn sign(claims: &Value, algorithm: Algorithm, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(algorithm),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("claims encode")
+}
+
+/// The claims `token_keys()` would accept for `user_id`, valid from now for ten minutes.
+pub fn valid_claims(user_id: Uuid) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({
+        "sub": user_id, "iat": now, "nbf": now, "exp": now + 600,
+        "iss": "taskapi", "aud": "taskapi", "jti": Uuid::new_v4(),
+    })
+}
