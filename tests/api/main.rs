@@ -1,5 +1,6 @@
 //! Black-box tests: HTTP against `API_BASE_URL` (the local `cargo lambda watch` that `make test`
 //! starts, or a deployed stack). They never touch the database directly.
 
+mod accounts;
 mod health;
 mod helpers;

@@ -27,6 +27,10 @@ pub async fn hash_password(password: SecretString, cost: u32) -> Result<String, 
         .map_err(ApiError::internal)?
 }
 
+/// bcrypt reads at most 72 bytes: the password plus a NUL terminator. The crate's
+/// `non_truncating_*` functions therefore refuse a 72-byte password, although bcrypt uses all
+/// 72 of its bytes (only the terminator is dropped). So the limit is checked here, exactly, and
+/// the plain function hashes: nothing of a password it accepts is ever cut off.
 fn hash_blocking(password: &str, cost: u32) -> Result<String, ApiError> {
     if password.len() > 72 {
         return Err(ApiError::internal(
