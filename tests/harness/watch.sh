@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs `cargo lambda watch` in the background for the black-box tests.
-#   watch.sh start PORT   start it on 127.0.0.1:PORT and wait until /api/health answers 200
+#   watch.sh start PORT [ARGS...]  start it on 127.0.0.1:PORT (extra watch arguments after it)
+#                         and wait until /api/health answers 200
 #   watch.sh stop         stop it and every function process it started
 # The functions inherit this process's environment (DATABASE_URL, JWT_SECRET, ...).
 source "$(dirname "$0")/common.sh"
@@ -10,10 +11,11 @@ mkdir -p "$WATCH_STATE"
 
 start() {
   local port=$1 deadline status
+  shift
   port_in_use "$port" && die "port $port is already in use"
   command -v cargo-lambda >/dev/null || die "cargo-lambda is not on PATH (run tests/harness/tools.sh)"
   # setsid: the watcher and its function processes form one group that stop can end.
-  setsid cargo lambda watch -A 127.0.0.1 -P "$port" >"$WATCH_STATE/log" 2>&1 </dev/null &
+  setsid cargo lambda watch -A 127.0.0.1 -P "$port" "$@" >"$WATCH_STATE/log" 2>&1 </dev/null &
   echo $! >"$WATCH_STATE/pid"
   deadline=$((SECONDS + ${WATCH_START_TIMEOUT:-600}))
   # The first request to a function builds it, so the first answer may take a while.
@@ -42,7 +44,7 @@ stop() {
 }
 
 case ${1:-} in
-  start) start "${2:?usage: $0 start PORT}" ;;
+  start) shift; start "${1:?usage: $0 start PORT [ARGS...]}" "${@:2}" ;;
   stop) stop ;;
   *) die "usage: $0 start PORT|stop" ;;
 esac
