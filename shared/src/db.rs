@@ -46,6 +46,26 @@ pub fn unique_violation(err: &sqlx::Error) -> Option<FieldErrors> {
         .map(|(_, field, message)| FieldErrors::single(*field, *message))
 }
 
+/// Foreign keys whose violation means the client named something it may not use.
+const FOREIGN_KEYS: &[(&str, &str, &str)] = &[(
+    "tasks_agent_owned_by_owner",
+    "agent_id",
+    "is not one of your agents",
+)];
+
+/// The field errors for a violation of one of the known foreign keys.
+pub fn foreign_key_violation(err: &sqlx::Error) -> Option<FieldErrors> {
+    let db_err = err.as_database_error()?;
+    if !db_err.is_foreign_key_violation() {
+        return None;
+    }
+    let constraint = db_err.constraint()?;
+    FOREIGN_KEYS
+        .iter()
+        .find(|(name, _, _)| *name == constraint)
+        .map(|(_, field, message)| FieldErrors::single(*field, *message))
+}
+
 /// True when the error means the database cannot serve requests right now (unreachable,
 /// restarting, out of connections, too slow), rather than that the request was wrong.
 pub fn is_unavailable(err: &sqlx::Error) -> bool {

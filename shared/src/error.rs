@@ -34,6 +34,11 @@ impl FieldErrors {
         self.0.entry(field.into()).or_default().push(message.into());
     }
 
+    /// The value of `result`, or `None` with its problem recorded against `field`.
+    pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
+        result.map_err(|problem| self.add(field, problem)).ok()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -185,6 +190,9 @@ impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         if let Some(conflict) = db::unique_violation(&err) {
             return Self::Conflict(conflict);
+        }
+        if let Some(fields) = db::foreign_key_violation(&err) {
+            return Self::Unprocessable(fields);
         }
         if db::is_unavailable(&err) {
             return Self::Unavailable(err.into());

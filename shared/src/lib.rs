@@ -11,6 +11,7 @@ pub mod http;
 pub mod models;
 pub mod secrets;
 pub mod state;
+pub mod tasks;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

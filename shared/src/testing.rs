@@ -200,3 +200,47 @@ pub fn valid_claims(user_id: Uuid) -> Value {
         "iss": "taskapi", "aud": "taskapi", "jti": Uuid::new_v4(),
     })
 }
+
+/// Inserts a pending task of `owner_id` with the given step names.
+pub async fn insert_task(
+    db: &PgPool,
+    owner_id: Uuid,
+    title: &str,
+    steps: &[&str],
+) -> crate::models::Task {
+    let task: crate::models::Task =
+        sqlx::query_as("insert into tasks (owner_id, title) values ($1, $2) returning *")
+            .bind(owner_id)
+            .bind(title)
+            .fetch_one(db)
+            .await
+            .expect("the task is inserted");
+    for (position, name) in steps.iter().enumerate() {
+        sqlx::query("insert into task_steps (task_id, position, name) values ($1, $2, $3)")
+            .bind(task.id)
+            .bind(position as i32)
+            .bind(name)
+            .execute(db)
+            .await
+            .expect("the step is inserted");
+    }
+    task
+}
+
+/// Inserts an agent of `owner_id`.
+pub async fn insert_agent(db: &PgPool, owner_id: Uuid, name: &str) -> Uuid {
+    sqlx::query_scalar("insert into agents (owner_id, name) values ($1, $2) returning id")
+        .bind(owner_id)
+        .bind(name)
+        .fetch_one(db)
+        .await
+        .expect("the agent is inserted")
+}
+
+/// Counts the rows of a query such as `select count(*) from tasks`.
+pub async fn count(db: &PgPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(db)
+        .await
+        .expect("a count")
+}

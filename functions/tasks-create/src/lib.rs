@@ -1,0 +1,236 @@
+//! POST /api/tasks: validates the task and its steps, then writes the task, its steps (positions
+//! in the order given) and an audit row in one transaction.
+
+use lambda_http::Request;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use shared::audit::{self, AuditEvent};
+use shared::auth::{TokenKeys, authenticate};
+use shared::http::{self, ApiResult};
+use shared::models::{Task, TaskStatus, TaskStep};
+use shared::tasks::{self, MAX_STEP_NAME_CHARS, MAX_STEPS, TaskWithSteps, present, rules};
+use shared::{ApiError, AppState, FieldErrors};
+use uuid::Uuid;
+
+/// The body as sent: every field kept as JSON so that every problem can be reported at once.
+#[derive(Deserialize)]
+struct CreateTaskRequest {
+    #[serde(default, deserialize_with = "present")]
+    title: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    description: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    status: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    priority: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    agent_id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    input: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    steps: Option<Value>,
+    /// Every other field, reported as one the client may not set.
+    #[serde(flatten)]
+    other: Map<String, Value>,
+}
+
+struct NewTask {
+    title: String,
+    description: Option<String>,
+    status: TaskStatus,
+    priority: i32,
+    agent_id: Option<Uuid>,
+    input: Value,
+    steps: Vec<NewStep>,
+}
+
+struct NewStep {
+    name: String,
+    input: Value,
+}
+
+impl NewTask {
+    fn parse(body: CreateTaskRequest) -> Result<Self, ApiError> {
+        let mut errors = FieldErrors::new();
+
+        let title = match &body.title {
+            None | Some(Value::Null) => errors.check("title", Err("is required".into())),
+            Some(value) => errors.check("title", rules::string(value).and_then(rules::title)),
+        };
+        let description = match &body.description {
+            None | Some(Value::Null) => Some(None),
+            Some(value) => errors
+                .check(
+                    "description",
+                    rules::string(value).and_then(rules::description),
+                )
+                .map(Some),
+        };
+        let status = match &body.status {
+            None => Some(TaskStatus::Pending),
+            Some(value) => errors.check("status", rules::status(value)),
+        };
+        let priority = match &body.priority {
+            None => Some(0),
+            Some(value) => errors.check("priority", rules::priority(value)),
+        };
+        let agent_id = match &body.agent_id {
+            None | Some(Value::Null) => Some(None),
+            Some(value) => errors.check("agent_id", rules::uuid(value)).map(Some),
+        };
+        let input = match &body.input {
+            None => Some(json!({})),
+            Some(value) => errors.check("input", rules::document(value)),
+        };
+        let steps = match &body.steps {
+            None | Some(Value::Null) => Some(Vec::new()),
+            Some(value) => parse_steps(value, &mut errors),
+        };
+        tasks::report_other_fields(&body.other, &mut errors);
+
+        match (title, description, status, priority, agent_id, input, steps) {
+            (
+                Some(title),
+                Some(description),
+                Some(status),
+                Some(priority),
+                Some(agent_id),
+                Some(input),
+                Some(steps),
+            ) if errors.is_empty() => Ok(Self {
+                title,
+                description,
+                status,
+                priority,
+                agent_id,
+                input,
+                steps,
+            }),
+            _ => Err(ApiError::Unprocessable(errors)),
+        }
+    }
+}
+
+fn parse_steps(value: &Value, errors: &mut FieldErrors) -> Option<Vec<NewStep>> {
+    let Some(items) = value.as_array() else {
+        errors.add("steps", "must be an array of {name, input?} objects");
+        return None;
+    };
+    if items.len() > MAX_STEPS {
+        errors.add("steps", format!("must have at most {MAX_STEPS} steps"));
+        return None;
+    }
+    let before = errors.clone();
+    let mut steps = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let field = |name: &str| format!("steps[{index}].{name}");
+        let Some(object) = item.as_object() else {
+            errors.add(format!("steps[{index}]"), "must be an object with a name");
+            continue;
+        };
+        let name = match object.get("name") {
+            None | Some(Value::Null) => Err("is required".to_owned()),
+            Some(value) => rules::string(value).and_then(|name| {
+                let name = name.trim();
+                match name.chars().count() {
+                    0 => Err("must not be empty".to_owned()),
+                    n if n > MAX_STEP_NAME_CHARS => {
+                        Err(format!("must be at most {MAX_STEP_NAME_CHARS} characters"))
+                    }
+                    _ => Ok(name.to_owned()),
+                }
+            }),
+        };
+        let input = match object.get("input") {
+            None => Ok(json!({})),
+            Some(value) => rules::document(value),
+        };
+        for key in object
+            .keys()
+            .filter(|key| !matches!(key.as_str(), "name" | "input"))
+        {
+            errors.add(field(key), "is not a field of a new step");
+        }
+        match (name, input) {
+            (Ok(name), Ok(input)) => steps.push(NewStep { name, input }),
+            (name, input) => {
+                if let Err(problem) = name {
+                    errors.add(field("name"), problem);
+                }
+                if let Err(problem) = input {
+                    errors.add(field("input"), problem);
+                }
+            }
+        }
+    }
+    (*errors == before).then_some(steps)
+}
+
+pub async fn handle(state: &AppState, keys: &TokenKeys, request: Request) -> ApiResult {
+    let user = authenticate(&request, keys, &state.db).await?;
+    let body: CreateTaskRequest = http::parse_json(&request, state.http.max_body_bytes)?;
+    let new_task = NewTask::parse(body)?;
+
+    let mut tx = state.db.begin().await?;
+    let task: Task = sqlx::query_as(
+        "insert into tasks (owner_id, agent_id, title, description, status, priority, input, \
+                            started_at, completed_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, \
+                 case when $5 in ('in_progress', 'completed') then now() end, \
+                 case when $5 in ('completed', 'failed', 'cancelled') then now() end) \
+         returning *",
+    )
+    .bind(user.id)
+    .bind(new_task.agent_id)
+    .bind(&new_task.title)
+    .bind(&new_task.description)
+    .bind(new_task.status)
+    .bind(new_task.priority)
+    .bind(&new_task.input)
+    .fetch_one(&mut *tx)
+    .await?;
+
+    let mut steps: Vec<TaskStep> = if new_task.steps.is_empty() {
+        Vec::new()
+    } else {
+        let (names, inputs): (Vec<&str>, Vec<&Value>) = new_task
+            .steps
+            .iter()
+            .map(|step| (step.name.as_str(), &step.input))
+            .unzip();
+        sqlx::query_as(
+            "insert into task_steps (task_id, position, name, input) \
+             select $1, step.ordinality - 1, step.name, step.input \
+             from unnest($2::text[], $3::jsonb[]) with ordinality as step(name, input, ordinality) \
+             returning *",
+        )
+        .bind(task.id)
+        .bind(names)
+        .bind(inputs)
+        .fetch_all(&mut *tx)
+        .await?
+    };
+    steps.sort_by_key(|step| step.position);
+
+    audit::record(
+        &mut *tx,
+        AuditEvent::new("task.create", "task", Some(task.id))
+            .by(user.id)
+            .with("status", task.status.as_str())
+            .with("steps", steps.len())
+            .from_request(&request),
+    )
+    .await?;
+    tx.commit().await?;
+
+    tracing::info!(task_id = %task.id, user_id = %user.id, steps = steps.len(), "task created");
+    let version = task.version;
+    let location = format!("/api/tasks/{}", task.id);
+    tasks::with_etag(
+        http::created(&location, &TaskWithSteps { task, steps })?,
+        version,
+    )
+}
+
+#[cfg(test)]
+mod tests;
