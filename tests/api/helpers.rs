@@ -47,6 +47,49 @@ impl TestApi {
             .await
     }
 
+    /// Any request with a bearer token, an optional JSON body and extra headers.
+    pub async fn send_with_token(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request, path).await
+    }
+
+    /// Registers a new user with a unique name and returns an access token for it.
+    pub async fn new_user_token(&self, prefix: &str) -> String {
+        let name = unique_name(prefix);
+        let password = "violet rivers hum beneath lanterns";
+        let body = serde_json::json!({"username": name, "email": format!("{name}@example.com"), "password": password});
+        let registered = self.post_json("/api/users/register", &body).await;
+        assert_eq!(registered.status(), 201, "registering {name}");
+        let login = self
+            .post_json(
+                "/api/auth/login",
+                &serde_json::json!({"login": name, "password": password}),
+            )
+            .await;
+        assert_eq!(login.status(), 200, "logging in {name}");
+        let token: Value = login.json().await.expect("a token response");
+        token["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_owned()
+    }
+
     pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Response {
         let request = self
             .client
