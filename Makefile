@@ -3,7 +3,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 PORT ?= 9000
 
-.PHONY: help dev test lint-template migrate db-start db-stop fmt
+.PHONY: help dev test test-remote lint-template build deploy migrate db-start db-stop fmt
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -14,9 +14,26 @@ dev: ## Serve the whole API locally on http://127.0.0.1:$(PORT) (database, migra
 test: ## Every check: fmt, clippy, unit/database/handler tests, black-box HTTP tests, template lint
 	@bash tests/harness/test.sh
 
-lint-template: ## Lint template.yaml with cfn-lint
-	@bash tests/harness/tools.sh cfn-lint
+test-remote: ## Run the black-box tests against a deployed stack: make test-remote API_BASE_URL=https://...
+	@test -n "$(API_BASE_URL)" || { echo "set API_BASE_URL to the stack's ApiBaseUrl output" >&2; exit 2; }
+	API_BASE_URL=$(API_BASE_URL) cargo test -p api-tests --locked
+
+lint-template: ## Check template.yaml: sam validate --lint, cfn-lint, and routes/roles against the code
+	@bash tests/harness/tools.sh cfn-lint sam
+	@SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 .local/venv/bin/sam validate --lint --template template.yaml
 	@.local/venv/bin/cfn-lint template.yaml
+	@.local/venv/bin/python tests/harness/check_routes.py --self-test
+
+build: ## Build every function for Lambda with sam build (cargo-lambda, offline)
+	@bash tests/harness/tools.sh cargo-lambda sam
+	@PATH="$(CURDIR)/.local/venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build --template template.yaml
+
+deploy: build ## Deploy with sam deploy (guided the first time, then from samconfig.toml)
+	@if [ -f samconfig.toml ]; then \
+	  PATH="$(CURDIR)/.local/venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam deploy; \
+	else \
+	  PATH="$(CURDIR)/.local/venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam deploy --guided --capabilities CAPABILITY_IAM; \
+	fi
 
 migrate: ## Apply migrations to DATABASE_URL (or the local cluster)
 	@DATABASE_URL=$${DATABASE_URL:-$$(bash tests/harness/postgres.sh start)} cargo run --quiet -p migrate

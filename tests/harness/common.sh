@@ -11,9 +11,11 @@ mkdir -p "$STATE"
 CARGO_LAMBDA_VERSION=1.9.2
 CFN_LINT_VERSION=1.58.0
 MOTO_VERSION=5.2.5
+SAM_CLI_VERSION=1.170.0
 
 # The AWS SDK must never probe the instance-metadata address from here.
 export AWS_EC2_METADATA_DISABLED=true
+export SAM_CLI_TELEMETRY=0
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

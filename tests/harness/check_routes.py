@@ -1,0 +1,170 @@
+"""Checks that the API is wired the same way everywhere.
+
+- the (method, path -> function) routes of template.yaml equal the `cargo lambda watch` router
+  in Cargo.toml;
+- the functions of template.yaml (by binary) equal the crates in functions/, and every crate
+  but `migrate` has at least one route;
+- each function's role may read exactly the secrets its code loads: the database secret, plus
+  the JWT secret where main.rs loads token keys; no other secret, no wildcard, and the JWT ARN
+  is in its environment.
+
+`--self-test` also proves the check fails when a route is missing on either side, when a
+function is not routed, and when a role reads a secret its code does not use.
+
+Run with the project venv's Python (it has cfn-lint, whose loader reads CloudFormation tags).
+"""
+
+import copy
+import sys
+import tomllib
+from pathlib import Path
+
+from cfnlint.decode import decode
+
+ROOT = Path(__file__).resolve().parents[2]
+UNROUTED = {"migrate"}
+SECRET_READ = "secretsmanager:GetSecretValue"
+
+
+def load():
+    template, problems = decode(str(ROOT / "template.yaml"))
+    if problems:
+        raise SystemExit(f"template.yaml does not load: {problems}")
+    cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())
+    crates = {}
+    for manifest in sorted((ROOT / "functions").glob("*/Cargo.toml")):
+        name = tomllib.loads(manifest.read_text())["package"]["name"]
+        crates[name] = (manifest.parent / "src" / "main.rs").read_text()
+    return template, cargo, crates
+
+
+def template_functions(template):
+    """binary -> (resource properties)"""
+    functions = {}
+    for resource in template["Resources"].values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        binary = resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+        functions[binary] = resource.get("Properties", {})
+    return functions
+
+
+def template_routes(template):
+    routes = set()
+    for binary, properties in template_functions(template).items():
+        for event in properties.get("Events", {}).values():
+            if event.get("Type") == "HttpApi":
+                props = event["Properties"]
+                routes.add((props["Method"].upper(), props["Path"], binary))
+    return routes
+
+
+def router_routes(cargo):
+    router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"]
+    routes = set()
+    for path, targets in router.items():
+        if isinstance(targets, str):
+            routes.add(("ANY", path, targets))
+            continue
+        for target in targets:
+            routes.add((target["method"].upper(), path, target["function"]))
+    return routes
+
+
+def secret_reads(properties):
+    """The Resource entries of every statement that allows reading secrets."""
+    reads = []
+    for policy in properties.get("Policies", []):
+        statements = policy.get("Statement", []) if isinstance(policy, dict) else []
+        for statement in statements:
+            actions = statement.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            if any(a == SECRET_READ or a.endswith("*") for a in actions if a.startswith("secretsmanager:")):
+                resources = statement.get("Resource", [])
+                reads.extend(resources if isinstance(resources, list) else [resources])
+    return reads
+
+
+def needs_jwt(main_rs):
+    return "TokenKeys" in main_rs or "JwtSecret" in main_rs
+
+
+def check(template, cargo, crates):
+    problems = []
+    in_template = template_routes(template)
+    in_router = router_routes(cargo)
+    for route in sorted(in_template - in_router):
+        problems.append(f"route {route} is in template.yaml but not in the Cargo.toml watch router")
+    for route in sorted(in_router - in_template):
+        problems.append(f"route {route} is in the Cargo.toml watch router but not in template.yaml")
+
+    functions = template_functions(template)
+    for name in sorted(set(crates) - set(functions)):
+        problems.append(f"crate functions/{name} has no function in template.yaml")
+    for name in sorted(set(functions) - set(crates)):
+        problems.append(f"template.yaml builds {name!r}, which is not a crate in functions/")
+    routed = {function for _, _, function in in_template | in_router}
+    for name in sorted(set(crates) - UNROUTED - routed):
+        problems.append(f"crate functions/{name} has no route")
+
+    for name, properties in sorted(functions.items()):
+        if name not in crates:
+            continue
+        expected = [{"Ref": "DatabaseSecretArn"}]
+        if needs_jwt(crates[name]):
+            expected.append({"Ref": "JwtSecret"})
+        reads = secret_reads(properties)
+        if sorted(map(str, reads)) != sorted(map(str, expected)):
+            problems.append(f"{name} may read secrets {reads}, but its code uses exactly {expected}")
+        jwt_env = properties.get("Environment", {}).get("Variables", {}).get("JWT_SECRET_ARN")
+        if needs_jwt(crates[name]) != (jwt_env == {"Ref": "JwtSecret"}):
+            problems.append(f"{name}: JWT_SECRET_ARN in its environment does not match its use of token keys")
+    return problems
+
+
+def self_test(template, cargo, crates):
+    """Each mutation must be caught."""
+    def drop_template_route(t, c, k):
+        function = next(p for b, p in template_functions(t).items() if p.get("Events"))
+        function["Events"].popitem()
+
+    def drop_router_route(t, c, k):
+        router = c["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        router.pop(next(iter(router)))
+
+    def extra_crate(t, c, k):
+        k["tasks-archive"] = "fn main() {}"
+
+    def wider_role(t, c, k):
+        health = template_functions(t)["health"]
+        health["Policies"][0]["Statement"][0]["Resource"] = [{"Ref": "DatabaseSecretArn"}, {"Ref": "JwtSecret"}]
+
+    def wildcard_role(t, c, k):
+        login = template_functions(t)["login"]
+        login["Policies"][0]["Statement"][0]["Resource"] = "*"
+
+    failures = []
+    for mutate in (drop_template_route, drop_router_route, extra_crate, wider_role, wildcard_role):
+        t, c, k = copy.deepcopy(template), copy.deepcopy(cargo), dict(crates)
+        mutate(t, c, k)
+        if not check(t, c, k):
+            failures.append(f"the check missed: {mutate.__name__}")
+    return failures
+
+
+def main():
+    template, cargo, crates = load()
+    problems = check(template, cargo, crates)
+    if "--self-test" in sys.argv:
+        problems += self_test(template, cargo, crates)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    routes = len(template_routes(template))
+    print(f"routes, functions and secret access agree: {routes} routes, {len(crates)} functions")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
