@@ -3,7 +3,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 PORT ?= 9000
 
-.PHONY: help dev test test-remote lint-template build deploy migrate db-start db-stop fmt
+.PHONY: help dev test fuzz test-remote lint-template build deploy migrate db-start db-stop fmt
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -13,6 +13,9 @@ dev: ## Serve the whole API locally on http://127.0.0.1:$(PORT) (database, migra
 
 test: ## Every check: fmt, clippy, unit/database/handler tests, black-box HTTP tests, template lint
 	@bash tests/harness/test.sh
+
+fuzz: ## Fuzz the API against openapi.yaml with schemathesis (EXAMPLES per operation, default 150)
+	@bash tests/harness/fuzz.sh $(or $(EXAMPLES),150)
 
 test-remote: ## Run the black-box tests against a deployed stack: make test-remote API_BASE_URL=https://...
 	@test -n "$(API_BASE_URL)" || { echo "set API_BASE_URL to the stack's ApiBaseUrl output" >&2; exit 2; }

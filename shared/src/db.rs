@@ -66,6 +66,14 @@ pub fn foreign_key_violation(err: &sqlx::Error) -> Option<FieldErrors> {
         .map(|(_, field, message)| FieldErrors::single(*field, *message))
 }
 
+/// True when PostgreSQL refused text it cannot store (a NUL character): the client's doing.
+pub fn is_unstorable_text(err: &sqlx::Error) -> bool {
+    // 22021: character not in repertoire (NUL in text); 22P05: untranslatable character (\u0000 in jsonb).
+    err.as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "22021" || code == "22P05")
+}
+
 /// True when the error means the database cannot serve requests right now (unreachable,
 /// restarting, out of connections, too slow), rather than that the request was wrong.
 pub fn is_unavailable(err: &sqlx::Error) -> bool {

@@ -194,6 +194,12 @@ impl From<sqlx::Error> for ApiError {
         if let Some(fields) = db::foreign_key_violation(&err) {
             return Self::Unprocessable(fields);
         }
+        if db::is_unstorable_text(&err) {
+            // Input validation refuses NUL characters; this is the database's backstop.
+            return Self::BadRequest(
+                "the request contains the NUL character (\\u0000), which cannot be stored".into(),
+            );
+        }
         if db::is_unavailable(&err) {
             return Self::Unavailable(err.into());
         }

@@ -57,8 +57,18 @@ pub fn task_id(request: &Request) -> Result<Uuid, ApiError> {
     let raw = parameters
         .first("id")
         .ok_or_else(|| ApiError::BadRequest("the path has no task id".into()))?;
-    raw.parse()
-        .map_err(|_| ApiError::BadRequest(format!("the task id {raw:?} is not a UUID")))
+    parse_uuid(raw)
+        .ok_or_else(|| ApiError::BadRequest(format!("the task id {raw:?} is not a UUID")))
+}
+
+/// A UUID in its canonical hyphenated form only (`8-4-4-4-12` hex digits), as the API documents
+/// it; the other spellings the `uuid` crate accepts (braces, `urn:uuid:`, no hyphens) are not.
+pub fn parse_uuid(text: &str) -> Option<Uuid> {
+    let bytes = text.as_bytes();
+    let hyphens_in_place = bytes.len() == 36 && [8, 13, 18, 23].iter().all(|&i| bytes[i] == b'-');
+    hyphens_in_place
+        .then(|| Uuid::try_parse(text).ok())
+        .flatten()
 }
 
 /// The entity tag of a task version: the version number, quoted.
@@ -162,7 +172,31 @@ pub fn status_names() -> String {
 pub mod rules {
     use super::*;
 
+    /// PostgreSQL text cannot hold the NUL character.
+    pub const NUL_MESSAGE: &str = "must not contain the NUL character (\\u0000)";
+
+    pub fn no_nul(text: &str) -> Result<&str, String> {
+        if text.contains('\0') {
+            Err(NUL_MESSAGE.into())
+        } else {
+            Ok(text)
+        }
+    }
+
+    /// True when a string anywhere in the document, key or value, holds a NUL character.
+    fn has_nul(value: &Value) -> bool {
+        match value {
+            Value::String(text) => text.contains('\0'),
+            Value::Array(items) => items.iter().any(has_nul),
+            Value::Object(map) => map
+                .iter()
+                .any(|(key, value)| key.contains('\0') || has_nul(value)),
+            _ => false,
+        }
+    }
+
     pub fn title(raw: &str) -> Result<String, String> {
+        no_nul(raw)?;
         let title = raw.trim();
         let chars = title.chars().count();
         if chars == 0 {
@@ -175,6 +209,7 @@ pub mod rules {
     }
 
     pub fn description(raw: &str) -> Result<String, String> {
+        no_nul(raw)?;
         if raw.chars().count() > MAX_DESCRIPTION_CHARS {
             return Err(format!(
                 "must be at most {MAX_DESCRIPTION_CHARS} characters"
@@ -210,6 +245,9 @@ pub mod rules {
         if !value.is_object() {
             return Err("must be a JSON object".into());
         }
+        if has_nul(value) {
+            return Err(format!("{NUL_MESSAGE}, in no key or string"));
+        }
         let size = serde_json::to_vec(value)
             .map(|v| v.len())
             .unwrap_or(usize::MAX);
@@ -224,8 +262,8 @@ pub mod rules {
     pub fn uuid(value: &Value) -> Result<Uuid, String> {
         value
             .as_str()
-            .and_then(|text| text.parse().ok())
-            .ok_or_else(|| "must be a UUID".into())
+            .and_then(parse_uuid)
+            .ok_or_else(|| "must be a UUID like 123e4567-e89b-12d3-a456-426614174000".into())
     }
 
     pub fn string(value: &Value) -> Result<&str, String> {
@@ -329,6 +367,15 @@ mod tests {
     }
 
     #[test]
+    fn text_and_documents_with_nul_characters_are_refused() {
+        assert!(rules::title("a\0b").is_err());
+        assert!(rules::description("a\0").is_err());
+        assert!(rules::document(&json!({"k": ["ok", {"deep": "x\u{0}"}]})).is_err());
+        assert!(rules::document(&json!({"k\u{0}": 1})).is_err());
+        assert!(rules::document(&json!({"k": "\\u0000 spelled out is fine"})).is_ok());
+    }
+
+    #[test]
     fn documents_are_objects_of_bounded_size() {
         assert!(rules::document(&json!({"a": 1})).is_ok());
         assert!(rules::document(&json!([1])).is_err());
@@ -360,6 +407,23 @@ mod tests {
         for bad in ["3", "W/\"3\"", "\"three\"", "\"\""] {
             let result = IfMatch::from_request(&request_with_if_match(&[bad]));
             assert!(matches!(result, Err(ApiError::BadRequest(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_canonical_uuids_are_accepted() {
+        let id = "123e4567-e89b-12d3-a456-426614174000";
+        assert_eq!(parse_uuid(id).unwrap().to_string(), id);
+        assert!(parse_uuid(&id.to_uppercase()).is_some());
+        for other in [
+            "123e4567e89b12d3a456426614174000",
+            "{123e4567-e89b-12d3-a456-426614174000}",
+            "urn:uuid:123e4567-e89b-12d3-a456-426614174000",
+            "123e4567-e89b-12d3-a456-42661417400g",
+            "123e4567-e89b-12d3-a456+426614174000",
+            "",
+        ] {
+            assert_eq!(parse_uuid(other), None, "{other}");
         }
     }
 

@@ -137,6 +137,9 @@ impl NewPassword {
                 Self::MAX_CHARS
             ));
         }
+        if raw.contains('\0') {
+            problems.push("must not contain the NUL character (\\u0000)".into());
+        }
         if raw.len() > Self::MAX_BYTES {
             problems.push(format!(
                 "is {} bytes as UTF-8; at most {} bytes are allowed (the limit of bcrypt, \

@@ -1,7 +1,7 @@
 """Checks that the API is wired the same way everywhere.
 
 - the (method, path -> function) routes of template.yaml equal the `cargo lambda watch` router
-  in Cargo.toml;
+  in Cargo.toml, and the (method, path) operations of openapi.yaml;
 - the functions of template.yaml (by binary) equal the crates in functions/, and every crate
   but `migrate` has at least one route;
 - each function's role may read exactly the secrets its code loads: the database secret, plus
@@ -19,6 +19,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import yaml
 from cfnlint.decode import decode
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,16 +27,29 @@ UNROUTED = {"migrate"}
 SECRET_READ = "secretsmanager:GetSecretValue"
 
 
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
 def load():
     template, problems = decode(str(ROOT / "template.yaml"))
     if problems:
         raise SystemExit(f"template.yaml does not load: {problems}")
     cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())
+    cargo["openapi"] = yaml.safe_load((ROOT / "openapi.yaml").read_text())
     crates = {}
     for manifest in sorted((ROOT / "functions").glob("*/Cargo.toml")):
         name = tomllib.loads(manifest.read_text())["package"]["name"]
         crates[name] = (manifest.parent / "src" / "main.rs").read_text()
     return template, cargo, crates
+
+
+def openapi_operations(document):
+    return {
+        (method.upper(), path)
+        for path, item in document.get("paths", {}).items()
+        for method in item
+        if method in HTTP_METHODS
+    }
 
 
 def template_functions(template):
@@ -97,6 +111,12 @@ def check(template, cargo, crates):
         problems.append(f"route {route} is in template.yaml but not in the Cargo.toml watch router")
     for route in sorted(in_router - in_template):
         problems.append(f"route {route} is in the Cargo.toml watch router but not in template.yaml")
+    documented = openapi_operations(cargo["openapi"])
+    deployed = {(method, path) for method, path, _ in in_template}
+    for operation in sorted(deployed - documented):
+        problems.append(f"route {operation} is in template.yaml but not documented in openapi.yaml")
+    for operation in sorted(documented - deployed):
+        problems.append(f"openapi.yaml documents {operation}, which template.yaml does not route")
 
     functions = template_functions(template)
     for name in sorted(set(crates) - set(functions)):
@@ -132,6 +152,9 @@ def self_test(template, cargo, crates):
         router = c["workspace"]["metadata"]["lambda"]["watch"]["router"]
         router.pop(next(iter(router)))
 
+    def drop_documented_operation(t, c, k):
+        c["openapi"]["paths"]["/api/tasks/{id}"].pop("patch")
+
     def extra_crate(t, c, k):
         k["tasks-archive"] = "fn main() {}"
 
@@ -144,7 +167,7 @@ def self_test(template, cargo, crates):
         login["Policies"][0]["Statement"][0]["Resource"] = "*"
 
     failures = []
-    for mutate in (drop_template_route, drop_router_route, extra_crate, wider_role, wildcard_role):
+    for mutate in (drop_template_route, drop_router_route, drop_documented_operation, extra_crate, wider_role, wildcard_role):
         t, c, k = copy.deepcopy(template), copy.deepcopy(cargo), dict(crates)
         mutate(t, c, k)
         if not check(t, c, k):

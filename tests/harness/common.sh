@@ -12,6 +12,7 @@ CARGO_LAMBDA_VERSION=1.9.2
 CFN_LINT_VERSION=1.58.0
 MOTO_VERSION=5.2.5
 SAM_CLI_VERSION=1.170.0
+SCHEMATHESIS_VERSION=4.32.5
 
 # The AWS SDK must never probe the instance-metadata address from here.
 export AWS_EC2_METADATA_DISABLED=true

@@ -45,25 +45,34 @@ cargo test --workspace --exclude api-tests --locked
 
 if [ -n "${API_BASE_URL:-}" ]; then
   say "black-box tests against $API_BASE_URL"
+  cargo test -p api-tests --locked
 else
   say "black-box tests through cargo lambda watch"
   cargo run --quiet -p migrate
   [ -s "$STATE/jwt-secret" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$STATE/jwt-secret"
   JWT_SECRET=$(cat "$STATE/jwt-secret")
-  export JWT_SECRET
+  # The lowest allowed bcrypt cost keeps the fuzzer's thousands of requests quick.
+  export JWT_SECRET BCRYPT_COST=10
   cargo build --workspace --bins --locked
   port=$(free_port 9100)
-  # Functions log at TRACE, so the check below covers every log line they could write.
+  # Functions log at TRACE, so the log check below covers every line they could write.
   bash tests/harness/watch.sh start "$port" --env-var RUST_LOG=trace
   export API_BASE_URL="http://127.0.0.1:$port"
-fi
-cargo test -p api-tests --locked
+  cargo test -p api-tests --locked
 
-if [ -f "$STATE/watch/pid" ]; then
+  say "database-failure drill"
+  "$VENV/bin/python" tests/harness/drill.py "$API_BASE_URL"
+
+  say "schema fuzzing (short run; make fuzz runs more)"
+  bash tests/harness/fuzz.sh "${FUZZ_EXAMPLES:-25}"
+
   say "no password, hash or token in the function logs"
   # The black-box tests' passwords, bcrypt hashes ($2b$...), and JWTs (base64 of '{"', eyJ...).
   if grep -nE 'violet rivers hum|not it, not it|\$2[aby]\$[0-9]{2}\$|eyJ[A-Za-z0-9_-]{10,}' "$STATE/watch/log"; then
     die "a secret appeared in the function logs (lines above)"
+  fi
+  if grep -n 'panicked' "$STATE/watch/log"; then
+    die "a function panicked (lines above)"
   fi
 fi
 

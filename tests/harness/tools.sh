@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the pinned Python-packaged tools (cargo-lambda, cfn-lint, moto) into .local/venv.
-# Usage: tools.sh [cargo-lambda] [cfn-lint] [moto] [sam]   (no argument: all of them)
+# Usage: tools.sh [cargo-lambda] [cfn-lint] [moto] [sam] [schemathesis]   (no argument: all)
 source "$(dirname "$0")/common.sh"
 
 wanted=("$@")
-[ ${#wanted[@]} -eq 0 ] && wanted=(cargo-lambda cfn-lint moto sam)
+[ ${#wanted[@]} -eq 0 ] && wanted=(cargo-lambda cfn-lint moto sam schemathesis)
 
 if [ ! -x "$VENV/bin/python" ]; then
   say "creating $VENV"
@@ -18,6 +18,7 @@ for tool in "${wanted[@]}"; do
     cfn-lint) spec="cfn-lint==$CFN_LINT_VERSION" ;;
     moto) spec="moto[server]==$MOTO_VERSION" ;;
     sam) spec="aws-sam-cli==$SAM_CLI_VERSION" ;;
+    schemathesis) spec="schemathesis==$SCHEMATHESIS_VERSION" ;;
     *) die "unknown tool: $tool" ;;
   esac
   stamp="$VENV/.installed-${spec//[^A-Za-z0-9.=_-]/_}"

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use lambda_http::Request;
-use lambda_http::http::StatusCode;
+use lambda_http::http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 use shared::error::Problem;
 use shared::http::{self, ApiResult};
@@ -37,20 +37,23 @@ pub async fn handle(db: &PgPool, _request: Request) -> ApiResult {
 }
 
 fn unavailable() -> lambda_http::Response<lambda_http::Body> {
-    Problem::new(
+    let mut response = Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "the database is unreachable",
     )
     .with("database", "unreachable")
     .with("version", VERSION)
-    .into_response()
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use lambda_http::Body;
-    use lambda_http::http::header;
     use serde_json::Value;
     use sqlx::postgres::PgPoolOptions;
 
@@ -95,6 +98,7 @@ mod tests {
             "application/problem+json"
         );
         let body = body(&response);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
         assert_eq!(body["status"], 503);
         assert_eq!(body["title"], "Service Unavailable");
         assert_eq!(body["database"], "unreachable");

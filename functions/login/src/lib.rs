@@ -55,6 +55,8 @@ impl Credentials {
                 let value = value.trim();
                 if value.is_empty() {
                     errors.add(*field, "must not be empty");
+                } else if value.contains('\0') {
+                    errors.add(*field, "must not contain the NUL character (\\u0000)");
                 } else if value.chars().count() > Self::MAX_LOGIN_CHARS {
                     errors.add(
                         *field,

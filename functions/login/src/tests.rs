@@ -247,6 +247,7 @@ async fn invalid_login_bodies_are_422_or_400(db: PgPool) {
         ),
         (json!({"login": "ada", "password": ""}), "password"),
         (json!({"login": "ada", "password": 12345}), "password"),
+        (json!({"login": "ada\u{0}", "password": PASSWORD}), "login"),
     ] {
         let response = login(&state, body.clone()).await;
         assert_eq!(response.status(), 422, "{body}");

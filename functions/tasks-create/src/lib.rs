@@ -130,16 +130,18 @@ fn parse_steps(value: &Value, errors: &mut FieldErrors) -> Option<Vec<NewStep>> 
         };
         let name = match object.get("name") {
             None | Some(Value::Null) => Err("is required".to_owned()),
-            Some(value) => rules::string(value).and_then(|name| {
-                let name = name.trim();
-                match name.chars().count() {
-                    0 => Err("must not be empty".to_owned()),
-                    n if n > MAX_STEP_NAME_CHARS => {
-                        Err(format!("must be at most {MAX_STEP_NAME_CHARS} characters"))
+            Some(value) => rules::string(value)
+                .and_then(rules::no_nul)
+                .and_then(|name| {
+                    let name = name.trim();
+                    match name.chars().count() {
+                        0 => Err("must not be empty".to_owned()),
+                        n if n > MAX_STEP_NAME_CHARS => {
+                            Err(format!("must be at most {MAX_STEP_NAME_CHARS} characters"))
+                        }
+                        _ => Ok(name.to_owned()),
                     }
-                    _ => Ok(name.to_owned()),
-                }
-            }),
+                }),
         };
         let input = match object.get("input") {
             None => Ok(json!({})),

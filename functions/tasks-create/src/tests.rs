@@ -195,6 +195,17 @@ async fn each_invalid_field_is_422_naming_it_and_nothing_is_stored(db: PgPool) {
             "created_at",
         ),
         (json!({"title": "t", "colour": "red"}), "colour"),
+        (json!({"title": "a\u{0}b"}), "title"),
+        (
+            json!({"title": "t", "description": "d\u{0}"}),
+            "description",
+        ),
+        (json!({"title": "t", "input": {"k\u{0}": 1}}), "input"),
+        (json!({"title": "t", "input": {"k": ["\u{0}"]}}), "input"),
+        (
+            json!({"title": "t", "steps": [{"name": "a\u{0}"}]}),
+            "steps[0].name",
+        ),
     ];
     for (body, field) in cases {
         let response = create(&state, &token, body.clone()).await;
@@ -295,6 +306,62 @@ async fn a_failing_step_insert_leaves_no_task_behind(db: PgPool) {
         !text.contains("refused by test") && !text.contains("insert"),
         "{text}"
     );
+    assert_eq!(count(&db, "select count(*) from tasks").await, 0);
+    assert_eq!(count(&db, "select count(*) from task_steps").await, 0);
+    assert_eq!(count(&db, "select count(*) from audit_logs").await, 0);
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_write_cut_off_halfway_leaves_no_rows(db: PgPool) {
+    let (state, _, token) = setup(&db).await;
+    // Hold the transaction open after the task and the first step are written.
+    sqlx::query(
+        "create function slow_second_step() returns trigger language plpgsql as $$ \
+         begin if new.position = 1 then perform pg_sleep(30); end if; return new; end $$",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::query("create trigger slow_second_step before insert on task_steps for each row execute function slow_second_step()")
+        .execute(&db)
+        .await
+        .unwrap();
+    let state = std::sync::Arc::new(state);
+    let writer = {
+        let state = std::sync::Arc::clone(&state);
+        tokio::spawn(async move {
+            create(
+                &state,
+                &token,
+                json!({"title": "t", "steps": [{"name": "a"}, {"name": "b"}]}),
+            )
+            .await
+            .status()
+        })
+    };
+
+    // Cut the writer's connection while it sits inside the transaction.
+    let mut terminated = false;
+    for _ in 0..200 {
+        let pid: Option<i32> = sqlx::query_scalar(
+            "select pid from pg_stat_activity where datname = current_database() and wait_event = 'PgSleep'",
+        )
+        .fetch_optional(&db)
+        .await
+        .unwrap();
+        if let Some(pid) = pid {
+            terminated = sqlx::query_scalar("select pg_terminate_backend($1)")
+                .bind(pid)
+                .fetch_one(&db)
+                .await
+                .unwrap();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    assert!(terminated, "the writer never reached the slow step");
+    assert_eq!(writer.await.unwrap(), 503);
     assert_eq!(count(&db, "select count(*) from tasks").await, 0);
     assert_eq!(count(&db, "select count(*) from task_steps").await, 0);
     assert_eq!(count(&db, "select count(*) from audit_logs").await, 0);

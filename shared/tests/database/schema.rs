@@ -299,3 +299,25 @@ async fn audit_actions_follow_the_entity_dot_verb_form(db: PgPool) {
             .unwrap_err();
     assert_eq!(constraint(&err), Some("audit_logs_action_format"));
 }
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn text_the_database_cannot_store_becomes_a_400_not_a_500(db: PgPool) {
+    let owner = insert_user(&db, "ada", "ada@example.com").await.unwrap();
+    let in_text = sqlx::query("insert into tasks (owner_id, title) values ($1, $2)")
+        .bind(owner)
+        .bind("a\0b")
+        .execute(&db)
+        .await
+        .unwrap_err();
+    let in_json = sqlx::query("insert into tasks (owner_id, title, input) values ($1, 't', $2)")
+        .bind(owner)
+        .bind(serde_json::json!({"k": "a\u{0}b"}))
+        .execute(&db)
+        .await
+        .unwrap_err();
+
+    for err in [in_text, in_json] {
+        let api = shared::ApiError::from(err);
+        assert_eq!(api.status(), 400, "{api:?}");
+    }
+}
