@@ -15,7 +15,8 @@ start() {
   port_in_use "$port" && die "port $port is already in use"
   command -v cargo-lambda >/dev/null || die "cargo-lambda is not on PATH (run tests/harness/tools.sh)"
   # setsid: the watcher and its function processes form one group that stop can end.
-  setsid cargo lambda watch -A 127.0.0.1 -P "$port" "$@" >"$WATCH_STATE/log" 2>&1 </dev/null &
+  # --ignore-changes: a test run must not have its functions restarted under it by an edit.
+  setsid cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$port" "$@" >"$WATCH_STATE/log" 2>&1 </dev/null &
   echo $! >"$WATCH_STATE/pid"
   deadline=$((SECONDS + ${WATCH_START_TIMEOUT:-600}))
   # The first request to a function builds it, so the first answer may take a while.

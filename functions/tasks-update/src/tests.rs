@@ -323,3 +323,20 @@ async fn another_users_task_is_404_and_a_bad_id_400(db: PgPool) {
     );
     assert_eq!(f.stored().await.title, "original");
 }
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn extreme_numbers_in_documents_survive_the_round_trip(db: PgPool) {
+    let f = fixture(db).await;
+    let result = json!({"max": -1.7976931348623155e308, "tiny": 5e-324, "big": 1e300, "int": i64::MIN, "u": u64::MAX});
+
+    let response = f.patch(json!({"result": result})).await;
+
+    assert_eq!(response.status(), 200, "{:?}", body_json(&response));
+    assert_eq!(body_json(&response)["result"], result);
+    let get_again: Value = sqlx::query_scalar("select result from tasks where id = $1")
+        .bind(f.task.id)
+        .fetch_one(&f.db)
+        .await
+        .unwrap();
+    assert_eq!(get_again, result);
+}
