@@ -3,7 +3,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 PORT ?= 9000
 
-.PHONY: help dev test fuzz test-remote lint-template build deploy migrate db-start db-stop fmt
+.PHONY: help dev test fuzz bench test-remote lint-template build deploy migrate db-start db-stop fmt
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -16,6 +16,9 @@ test: ## Every check: fmt, clippy, unit/database/handler tests, black-box HTTP t
 
 fuzz: ## Fuzz the API against openapi.yaml with schemathesis (EXAMPLES per operation, default 150)
 	@bash tests/harness/fuzz.sh $(or $(EXAMPLES),150)
+
+bench: ## Benchmark the release binaries as Lambda runs them (prints the BENCHMARKS.md table)
+	@bash tests/harness/bench.sh
 
 test-remote: ## Run the black-box tests against a deployed stack: make test-remote API_BASE_URL=https://...
 	@test -n "$(API_BASE_URL)" || { echo "set API_BASE_URL to the stack's ApiBaseUrl output" >&2; exit 2; }

@@ -79,6 +79,12 @@ impl TestRequest {
     }
 
     pub fn build(self) -> Request {
+        lambda_http::request::from_str(&self.event().to_string())
+            .expect("a valid API Gateway v2 event")
+    }
+
+    /// The request as the JSON event API Gateway sends to the function.
+    pub fn event(self) -> Value {
         let query_parameters: serde_json::Map<String, Value> = self
             .query
             .split('&')
@@ -88,7 +94,7 @@ impl TestRequest {
                 (key.to_owned(), Value::from(value))
             })
             .collect();
-        let event = json!({
+        json!({
             "version": "2.0",
             "routeKey": format!("{} {}", self.method, self.path),
             "rawPath": self.path,
@@ -116,8 +122,7 @@ impl TestRequest {
             },
             "body": self.body,
             "isBase64Encoded": false
-        });
-        lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
+        })
     }
 }
 

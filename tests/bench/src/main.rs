@@ -1,0 +1,267 @@
+//! `make bench`: runs each release-built function binary as Lambda does (a fresh process that
+//! talks to a local Runtime API), against a real PostgreSQL seeded with a user who has 1,000
+//! tasks, and prints init time, first-invocation and warm latencies, peak RSS and zipped size,
+//! with each function's warm p50 as a ratio to the floor of the work it must do.
+//!
+//! Environment: DATABASE_URL (a role that may create databases), BENCH_BIN_DIR (default
+//! target/lambda, with <name>/bootstrap and <name>/bootstrap.zip), BENCH_INVOCATIONS (default
+//! 1000), BENCH_FUNCTIONS (default all).
+
+mod runtime_api;
+mod workload;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use runtime_api::{Outcome, RuntimeApi};
+use secrecy::SecretString;
+use shared::auth::TokenKeys;
+use shared::auth::token::TokenSettings;
+use shared::config::JwtSecret;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Executor};
+use workload::{Data, percentile};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+const FUNCTIONS: &[&str] = &[
+    "health",
+    "register",
+    "login",
+    "me",
+    "tasks-create",
+    "tasks-list",
+    "tasks-get",
+    "tasks-update",
+    "tasks-delete",
+];
+const JWT_SECRET: &str = "benchmark-signing-secret-0123456789abcdef";
+const BCRYPT_COST: u32 = 12;
+
+struct Row {
+    function: String,
+    init: Duration,
+    first: Duration,
+    p50: Duration,
+    p90: Duration,
+    p99: Duration,
+    invocations: usize,
+    floor: Duration,
+    floor_what: &'static str,
+    zip_bytes: Option<u64>,
+    peak_rss_kib: Option<u64>,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let admin: PgConnectOptions = std::env::var("DATABASE_URL")
+        .map_err(|_| "set DATABASE_URL to a PostgreSQL role that may create databases")?
+        .parse()?;
+    let bin_dir =
+        PathBuf::from(std::env::var("BENCH_BIN_DIR").unwrap_or_else(|_| "target/lambda".into()));
+    let invocations: usize = std::env::var("BENCH_INVOCATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let selected: Vec<String> = std::env::var("BENCH_FUNCTIONS")
+        .map(|list| list.split(',').map(str::to_owned).collect())
+        .unwrap_or_else(|_| FUNCTIONS.iter().map(|f| (*f).to_owned()).collect());
+
+    // A fresh database for every run.
+    let bench_db = "taskapi_bench";
+    let mut admin_conn = admin.clone().database("postgres").connect().await?;
+    admin_conn
+        .execute("drop database if exists taskapi_bench with (force)")
+        .await?;
+    admin_conn.execute("create database taskapi_bench").await?;
+    let options = admin.clone().database(bench_db);
+    let database_url = format!(
+        "postgres://{}@{}:{}/{bench_db}",
+        options.get_username(),
+        options.get_host(),
+        options.get_port()
+    );
+    let db = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await?;
+    shared::db::MIGRATOR.run(&db).await?;
+    let keys = TokenKeys::new(
+        &JwtSecret::new(SecretString::from(JWT_SECRET))?,
+        TokenSettings::from_env(&shared::Env::default())?,
+    );
+    let token_for = |user| {
+        use secrecy::ExposeSecret;
+        keys.issue(user)
+            .map(|t| t.token.expose_secret().to_owned())
+            .expect("a token")
+    };
+    let data = workload::seed(&db, BCRYPT_COST, token_for).await?;
+
+    let mut rows = Vec::new();
+    for function in &selected {
+        let binary = binary_path(&bin_dir, function);
+        eprintln!("bench: {function} ({})", binary.display());
+        let n = if function == "register" || function == "login" {
+            invocations.min(200)
+        } else {
+            invocations
+        };
+        let mut row = run_function(function, &binary, &database_url, &data, n).await?;
+        let (floor, what) = workload::floor(function, &db, &data, invocations).await?;
+        row.floor = floor;
+        row.floor_what = what;
+        row.zip_bytes = std::fs::metadata(bin_dir.join(function).join("bootstrap.zip"))
+            .ok()
+            .map(|m| m.len());
+        rows.push(row);
+    }
+    print_report(&rows);
+    Ok(())
+}
+
+fn binary_path(bin_dir: &Path, function: &str) -> PathBuf {
+    let lambda_layout = bin_dir.join(function).join("bootstrap");
+    if lambda_layout.exists() {
+        lambda_layout
+    } else {
+        bin_dir.join(function)
+    }
+}
+
+async fn run_function(
+    function: &str,
+    binary: &Path,
+    database_url: &str,
+    data: &Data,
+    n: usize,
+) -> Result<Row, Error> {
+    let mut api = RuntimeApi::start().await?;
+    let memory = if function == "register" || function == "login" {
+        "1024"
+    } else {
+        "256"
+    };
+    let started = std::time::Instant::now();
+    let mut child = tokio::process::Command::new(binary)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", api.address())
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory)
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+        .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("_HANDLER", "bootstrap")
+        .env("TZ", ":UTC")
+        .env("DATABASE_URL", database_url)
+        .env("JWT_SECRET", JWT_SECRET)
+        .env("BCRYPT_COST", BCRYPT_COST.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", binary.display()))?;
+    let ready = api
+        .first_next(Duration::from_secs(10))
+        .await
+        .ok_or_else(|| {
+            format!(
+                "{function} never asked for an event: {:?}",
+                api.init_error()
+            )
+        })?;
+    let init = ready - started;
+
+    let mut latencies = Vec::with_capacity(n);
+    let mut first = Duration::ZERO;
+    for i in 0..=n {
+        let (event, expected) = workload::event(function, data, i);
+        let (took, outcome) = api.invoke(event.to_string().into_bytes()).await?;
+        check(function, i, &outcome, expected)?;
+        if i == 0 {
+            first = took
+        } else {
+            latencies.push(took)
+        }
+    }
+    let peak_rss_kib = child.id().and_then(peak_rss_kib);
+    child.kill().await?;
+
+    Ok(Row {
+        function: function.to_owned(),
+        init,
+        first,
+        p50: percentile(&mut latencies, 50.0),
+        p90: percentile(&mut latencies, 90.0),
+        p99: percentile(&mut latencies, 99.0),
+        invocations: n,
+        floor: Duration::ZERO,
+        floor_what: "",
+        zip_bytes: None,
+        peak_rss_kib,
+    })
+}
+
+/// The answer must be the API Gateway response with the expected status: a benchmark of
+/// error answers would measure the wrong thing.
+fn check(function: &str, i: usize, outcome: &Outcome, expected: u16) -> Result<(), Error> {
+    let body = match outcome {
+        Outcome::Response(body) => body,
+        Outcome::Error(body) => {
+            return Err(format!("{function} #{i}: error {}", String::from_utf8_lossy(body)).into());
+        }
+    };
+    let response: serde_json::Value = serde_json::from_slice(body)?;
+    if response["statusCode"] != expected {
+        return Err(format!("{function} #{i}: expected {expected}, got {response}").into());
+    }
+    Ok(())
+}
+
+/// The process's peak resident set size (VmHWM), in KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+fn print_report(rows: &[Row]) {
+    println!(
+        "| function | init ms | first ms | p50 ms | p90 ms | p99 ms | n | floor p50 ms | floor | p50 / floor | zip KiB | peak RSS MiB |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |");
+    for row in rows {
+        let ratio = if row.floor.is_zero() {
+            "–".into()
+        } else {
+            format!("{:.2}", row.p50.as_secs_f64() / row.floor.as_secs_f64())
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            row.function,
+            ms(row.init),
+            ms(row.first),
+            ms(row.p50),
+            ms(row.p90),
+            ms(row.p99),
+            row.invocations,
+            ms(row.floor),
+            row.floor_what,
+            ratio,
+            row.zip_bytes
+                .map_or("–".into(), |b| format!("{:.0}", b as f64 / 1024.0)),
+            row.peak_rss_kib
+                .map_or("–".into(), |k| format!("{:.1}", k as f64 / 1024.0)),
+        );
+    }
+}
