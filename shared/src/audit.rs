@@ -49,6 +49,16 @@ impl AuditEvent {
     }
 }
 
+/// The request's part of an audit row's metadata (`source_ip`), for statements that write the
+/// audit row themselves.
+pub fn request_metadata(request: &Request) -> Value {
+    let mut metadata = Map::new();
+    if let Some(ip) = source_ip(request) {
+        metadata.insert("source_ip".into(), ip.into());
+    }
+    Value::Object(metadata)
+}
+
 fn source_ip(request: &Request) -> Option<String> {
     match request.request_context_ref()? {
         RequestContext::ApiGatewayV2(context) => context.http.source_ip.clone(),

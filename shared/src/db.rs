@@ -1,8 +1,10 @@
 //! PostgreSQL access: the embedded migrations, the pool, and what database errors mean.
 
-use sqlx::PgPool;
+use std::time::Duration;
+
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgPool};
 
 use crate::config::DatabaseConfig;
 use crate::error::FieldErrors;
@@ -10,15 +12,30 @@ use crate::error::FieldErrors;
 /// The schema in `migrations/`, compiled into every binary that needs it.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
+/// A connection idle for longer than this is pinged before use; a busier one is trusted.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
+
 /// A pool that connects on first use, so a Lambda instance starts without waiting for the
 /// database and recovers by itself when the database comes back after an outage.
+///
+/// sqlx's own `test_before_acquire` pings before every use: a second round trip per request.
+/// Instead, only a connection that sat idle (between bursts, or while the instance was frozen)
+/// is pinged; a dead one is then replaced before the request sees it.
 pub fn pool(config: &DatabaseConfig) -> PgPool {
     PgPoolOptions::new()
         .max_connections(config.pool.max_connections)
         .min_connections(0)
         .acquire_timeout(config.pool.acquire_timeout)
         .idle_timeout(config.pool.idle_timeout)
-        .test_before_acquire(true)
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(config.connect.clone())
 }
 

@@ -81,7 +81,7 @@ pub struct Task {
 }
 
 /// One step of a task, at its position in the task's order.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct TaskStep {
     pub id: Uuid,
     pub task_id: Uuid,

@@ -5,7 +5,8 @@ use lambda_http::http::{HeaderValue, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::PgExecutor;
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgExecutor, Row};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -27,28 +28,36 @@ pub struct TaskWithSteps {
     pub steps: Vec<TaskStep>,
 }
 
-/// The caller's task `id`, or `None` when there is no such task or it is someone else's.
+/// A row of a task's columns plus a `steps` column holding its steps as a JSON array
+/// (`json_agg` of `task_steps` rows), so one statement returns the task with its steps.
+impl<'r> FromRow<'r, PgRow> for TaskWithSteps {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        let sqlx::types::Json(mut steps): sqlx::types::Json<Vec<TaskStep>> =
+            row.try_get("steps")?;
+        steps.sort_by_key(|step| step.position);
+        Ok(Self {
+            task: Task::from_row(row)?,
+            steps,
+        })
+    }
+}
+
+/// The caller's task `id` with its steps, in one round trip; `None` when there is no such task
+/// or it is someone else's.
 pub async fn find_owned(
     db: impl PgExecutor<'_>,
     owner_id: Uuid,
     id: Uuid,
-) -> Result<Option<Task>, sqlx::Error> {
-    sqlx::query_as("select * from tasks where id = $1 and owner_id = $2")
-        .bind(id)
-        .bind(owner_id)
-        .fetch_optional(db)
-        .await
-}
-
-/// The steps of a task, in order.
-pub async fn steps_of(
-    db: impl PgExecutor<'_>,
-    task_id: Uuid,
-) -> Result<Vec<TaskStep>, sqlx::Error> {
-    sqlx::query_as("select * from task_steps where task_id = $1 order by position")
-        .bind(task_id)
-        .fetch_all(db)
-        .await
+) -> Result<Option<TaskWithSteps>, sqlx::Error> {
+    sqlx::query_as(
+        "select t.*, \
+                coalesce((select json_agg(s) from task_steps s where s.task_id = t.id), '[]') as steps \
+         from tasks t where t.id = $1 and t.owner_id = $2",
+    )
+    .bind(id)
+    .bind(owner_id)
+    .fetch_optional(db)
+    .await
 }
 
 /// The `{id}` of the path, which must be a UUID (400 otherwise).

@@ -11,3 +11,10 @@ pub async fn find_by_id(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<User
         .fetch_optional(db)
         .await
 }
+
+pub async fn exists(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("select exists(select 1 from users where id = $1)")
+        .bind(id)
+        .fetch_one(db)
+        .await
+}

@@ -1,13 +1,13 @@
 //! POST /api/tasks: validates the task and its steps, then writes the task, its steps (positions
-//! in the order given) and an audit row in one transaction.
+//! in the order given) and an audit row in one statement, so in one round trip and atomically.
 
 use lambda_http::Request;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use shared::audit::{self, AuditEvent};
-use shared::auth::{TokenKeys, authenticate};
+use shared::audit;
+use shared::auth::{TokenKeys, authenticate_token, unknown_user};
 use shared::http::{self, ApiResult};
-use shared::models::{Task, TaskStatus, TaskStep};
+use shared::models::TaskStatus;
 use shared::tasks::{self, MAX_STEP_NAME_CHARS, MAX_STEPS, TaskWithSteps, present, rules};
 use shared::{ApiError, AppState, FieldErrors};
 use uuid::Uuid;
@@ -169,69 +169,69 @@ fn parse_steps(value: &Value, errors: &mut FieldErrors) -> Option<Vec<NewStep>> 
 }
 
 pub async fn handle(state: &AppState, keys: &TokenKeys, request: Request) -> ApiResult {
-    let user = authenticate(&request, keys, &state.db).await?;
+    let user_id = authenticate_token(&request, keys)?;
     let body: CreateTaskRequest = http::parse_json(&request, state.http.max_body_bytes)?;
     let new_task = NewTask::parse(body)?;
 
-    let mut tx = state.db.begin().await?;
-    let task: Task = sqlx::query_as(
-        "insert into tasks (owner_id, agent_id, title, description, status, priority, input, \
-                            started_at, completed_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, \
-                 case when $5 in ('in_progress', 'completed') then now() end, \
-                 case when $5 in ('completed', 'failed', 'cancelled') then now() end) \
-         returning *",
+    // One statement writes the task, its steps in the order given, and the audit row: all of
+    // them or, if any part fails, none. The owner's foreign key refuses a deleted user.
+    let (names, inputs): (Vec<&str>, Vec<&Value>) = new_task
+        .steps
+        .iter()
+        .map(|step| (step.name.as_str(), &step.input))
+        .unzip();
+    let created: TaskWithSteps = sqlx::query_as(
+        "with task as ( \
+             insert into tasks (owner_id, agent_id, title, description, status, priority, input, \
+                                started_at, completed_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, \
+                     case when $5 in ('in_progress', 'completed') then now() end, \
+                     case when $5 in ('completed', 'failed', 'cancelled') then now() end) \
+             returning *), \
+         steps as ( \
+             insert into task_steps (task_id, position, name, input) \
+             select task.id, step.ordinality - 1, step.name, step.input \
+             from task, unnest($8::text[], $9::jsonb[]) with ordinality as step(name, input, ordinality) \
+             returning *), \
+         audit as ( \
+             insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
+             select owner_id, 'task.create', 'task', id, \
+                    $10::jsonb || jsonb_build_object('status', status, 'steps', cardinality($8::text[])) \
+             from task) \
+         select task.*, coalesce((select json_agg(steps) from steps), '[]') as steps from task",
     )
-    .bind(user.id)
+    .bind(user_id)
     .bind(new_task.agent_id)
     .bind(&new_task.title)
     .bind(&new_task.description)
     .bind(new_task.status)
     .bind(new_task.priority)
     .bind(&new_task.input)
-    .fetch_one(&mut *tx)
-    .await?;
+    .bind(names)
+    .bind(inputs)
+    .bind(audit::request_metadata(&request))
+    .fetch_one(&state.db)
+    .await
+    .map_err(|err| {
+        if is_owner_violation(&err) {
+            unknown_user(user_id)
+        } else {
+            ApiError::from(err)
+        }
+    })?;
 
-    let mut steps: Vec<TaskStep> = if new_task.steps.is_empty() {
-        Vec::new()
-    } else {
-        let (names, inputs): (Vec<&str>, Vec<&Value>) = new_task
-            .steps
-            .iter()
-            .map(|step| (step.name.as_str(), &step.input))
-            .unzip();
-        sqlx::query_as(
-            "insert into task_steps (task_id, position, name, input) \
-             select $1, step.ordinality - 1, step.name, step.input \
-             from unnest($2::text[], $3::jsonb[]) with ordinality as step(name, input, ordinality) \
-             returning *",
-        )
-        .bind(task.id)
-        .bind(names)
-        .bind(inputs)
-        .fetch_all(&mut *tx)
-        .await?
-    };
-    steps.sort_by_key(|step| step.position);
-
-    audit::record(
-        &mut *tx,
-        AuditEvent::new("task.create", "task", Some(task.id))
-            .by(user.id)
-            .with("status", task.status.as_str())
-            .with("steps", steps.len())
-            .from_request(&request),
-    )
-    .await?;
-    tx.commit().await?;
-
-    tracing::info!(task_id = %task.id, user_id = %user.id, steps = steps.len(), "task created");
-    let version = task.version;
+    let task = &created.task;
+    tracing::info!(task_id = %task.id, user_id = %user_id, steps = created.steps.len(), "task created");
     let location = format!("/api/tasks/{}", task.id);
-    tasks::with_etag(
-        http::created(&location, &TaskWithSteps { task, steps })?,
-        version,
-    )
+    let version = task.version;
+    tasks::with_etag(http::created(&location, &created)?, version)
+}
+
+/// The owner's foreign key refused the row: the token's user no longer exists.
+fn is_owner_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error().is_some_and(|e| {
+        e.is_foreign_key_violation() && e.constraint() == Some("tasks_owner_id_fkey")
+    })
 }
 
 #[cfg(test)]

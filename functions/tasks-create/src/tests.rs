@@ -366,3 +366,28 @@ async fn a_write_cut_off_halfway_leaves_no_rows(db: PgPool) {
     assert_eq!(count(&db, "select count(*) from task_steps").await, 0);
     assert_eq!(count(&db, "select count(*) from audit_logs").await, 0);
 }
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_token_of_a_deleted_user_is_401_and_writes_nothing(db: PgPool) {
+    let (state, user, token) = setup(&db).await;
+    sqlx::query("delete from users where id = $1")
+        .bind(user.id)
+        .execute(&db)
+        .await
+        .unwrap();
+
+    let response = create(
+        &state,
+        &token,
+        json!({"title": "orphan", "steps": [{"name": "a"}]}),
+    )
+    .await;
+
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers()[header::WWW_AUTHENTICATE],
+        r#"Bearer error="invalid_token""#
+    );
+    assert_eq!(count(&db, "select count(*) from tasks").await, 0);
+    assert_eq!(count(&db, "select count(*) from audit_logs").await, 0);
+}

@@ -76,3 +76,19 @@ async fn a_bad_id_is_400_and_no_token_is_401(db: PgPool) {
     );
     assert_eq!(count(&db, "select count(*) from tasks").await, 1);
 }
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_token_of_a_deleted_user_is_401(db: PgPool) {
+    let state = testing::state(db.clone());
+    let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
+    let task = testing::insert_task(&db, user.id, "t", &[]).await;
+    sqlx::query("delete from users where id = $1")
+        .bind(user.id)
+        .execute(&db)
+        .await
+        .unwrap();
+
+    let response = delete(&state, &testing::token_for(user.id), &task.id.to_string()).await;
+
+    assert_eq!(response.status(), 401);
+}

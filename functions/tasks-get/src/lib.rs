@@ -3,25 +3,22 @@
 
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
-use shared::auth::{TokenKeys, authenticate};
+use shared::auth::{TokenKeys, authenticate_token, ensure_user_exists};
 use shared::http::{self, ApiResult};
-use shared::tasks::{self, TaskWithSteps};
+use shared::tasks;
 use shared::{ApiError, AppState};
 
 pub async fn handle(state: &AppState, keys: &TokenKeys, request: Request) -> ApiResult {
-    let user = authenticate(&request, keys, &state.db).await?;
+    let user_id = authenticate_token(&request, keys)?;
     let id = tasks::task_id(&request)?;
 
-    let task = tasks::find_owned(&state.db, user.id, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let steps = tasks::steps_of(&state.db, task.id).await?;
-
-    let version = task.version;
-    tasks::with_etag(
-        http::json(StatusCode::OK, &TaskWithSteps { task, steps })?,
-        version,
-    )
+    // One round trip: the task with its steps. Finding it proves its owner still exists.
+    let Some(found) = tasks::find_owned(&state.db, user_id, id).await? else {
+        ensure_user_exists(&state.db, user_id).await?;
+        return Err(ApiError::NotFound);
+    };
+    let version = found.task.version;
+    tasks::with_etag(http::json(StatusCode::OK, &found)?, version)
 }
 
 #[cfg(test)]

@@ -66,3 +66,23 @@ async fn an_id_that_is_not_a_uuid_is_400_and_no_token_is_401(db: PgPool) {
     let anonymous = http::respond(handle(&state, &testing::token_keys(), request).await);
     assert_eq!(anonymous.status(), 401);
 }
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_token_of_a_deleted_user_is_401(db: PgPool) {
+    let state = testing::state(db.clone());
+    let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
+    let task = testing::insert_task(&db, user.id, "t", &[]).await;
+    sqlx::query("delete from users where id = $1")
+        .bind(user.id)
+        .execute(&db)
+        .await
+        .unwrap();
+
+    let response = get(&state, &testing::token_for(user.id), &task.id.to_string()).await;
+
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers()[header::WWW_AUTHENTICATE],
+        r#"Bearer error="invalid_token""#
+    );
+}

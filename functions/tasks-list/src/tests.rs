@@ -230,3 +230,28 @@ async fn listing_needs_a_token(db: PgPool) {
         http::respond(handle(&state, &testing::token_keys(), &cursor_key(), request).await);
     assert_eq!(response.status(), 401);
 }
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_token_of_a_deleted_user_is_401_while_a_user_without_tasks_gets_an_empty_page(
+    db: PgPool,
+) {
+    let state = testing::state(db.clone());
+    let gone = testing::create_user(&db, "ada", "correct horse battery staple").await;
+    let idle = testing::create_user(&db, "grace", "correct horse battery staple").await;
+    insert_tasks(&db, gone.id, 3).await;
+    sqlx::query("delete from users where id = $1")
+        .bind(gone.id)
+        .execute(&db)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        list(&state, &testing::token_for(gone.id), "")
+            .await
+            .status(),
+        401
+    );
+    let empty = list(&state, &testing::token_for(idle.id), "").await;
+    assert_eq!(empty.status(), 200);
+    assert_eq!(body_json(&empty)["items"], serde_json::json!([]));
+}

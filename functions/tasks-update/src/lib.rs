@@ -1,15 +1,16 @@
 //! PATCH /api/tasks/{id}: a partial update of title, description, status, priority, agent_id
 //! and result (`null` clears the optional ones). Status changes follow
 //! `TaskStatus::can_become` and set `started_at`/`completed_at`. With `If-Match: "<version>"`
-//! the change applies only to that version (412 otherwise). The task row is locked for the
-//! check and the write, so concurrent updates of one version give one success and 412s.
+//! the change applies only to that version (412 otherwise). The write only succeeds if the
+//! version is still the one that was checked, so concurrent updates of one version give one
+//! success and 412s; the update and its audit row are one statement.
 
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Map, Value};
-use shared::audit::{self, AuditEvent};
-use shared::auth::{TokenKeys, authenticate};
+use serde_json::{Map, Value, json};
+use shared::audit;
+use shared::auth::{TokenKeys, authenticate_token, ensure_user_exists};
 use shared::http::{self, ApiResult};
 use shared::models::{Task, TaskStatus};
 use shared::tasks::{self, IfMatch, TaskWithSteps, present, rules};
@@ -141,84 +142,106 @@ impl Changes {
     }
 }
 
+/// How often an update without `If-Match` re-reads a task that changed under it.
+const ATTEMPTS: usize = 3;
+
 pub async fn handle(state: &AppState, keys: &TokenKeys, request: Request) -> ApiResult {
-    let user = authenticate(&request, keys, &state.db).await?;
+    let user_id = authenticate_token(&request, keys)?;
     let id = tasks::task_id(&request)?;
     let if_match = IfMatch::from_request(&request)?;
     let body: UpdateTaskRequest = http::parse_json(&request, state.http.max_body_bytes)?;
     let changes = Changes::parse(body)?;
+    let audit_metadata = audit::request_metadata(&request);
 
-    let mut tx = state.db.begin().await?;
-    let current: Task =
-        sqlx::query_as("select * from tasks where id = $1 and owner_id = $2 for update")
-            .bind(id)
-            .bind(user.id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-    if !if_match.matches(current.version) {
-        return Err(ApiError::PreconditionFailed);
+    for _ in 0..ATTEMPTS {
+        // Read, check, then write only if the version is still the one that was checked: a
+        // compare-and-swap that the database settles, so racing updates cannot both win.
+        let current: Option<Task> =
+            sqlx::query_as("select * from tasks where id = $1 and owner_id = $2")
+                .bind(id)
+                .bind(user_id)
+                .fetch_optional(&state.db)
+                .await?;
+        let Some(current) = current else {
+            ensure_user_exists(&state.db, user_id).await?;
+            return Err(ApiError::NotFound);
+        };
+        if !if_match.matches(current.version) {
+            return Err(ApiError::PreconditionFailed);
+        }
+        let status = changes.status.unwrap_or(current.status);
+        if !current.status.can_become(status) {
+            return Err(ApiError::unprocessable(
+                "status",
+                format!(
+                    "a {} task cannot become {}",
+                    current.status.as_str(),
+                    status.as_str()
+                ),
+            ));
+        }
+        let mut metadata = audit_metadata.clone();
+        if let Some(map) = metadata.as_object_mut() {
+            map.insert("fields".into(), json!(changes.fields()));
+            if current.status != status {
+                map.insert("from_status".into(), json!(current.status.as_str()));
+                map.insert("to_status".into(), json!(status.as_str()));
+            }
+        }
+
+        // Timestamps follow the status: started when work starts, completed when it ends,
+        // both cleared when a task goes back to pending (`status` on the right is the old one).
+        let updated: Option<TaskWithSteps> = sqlx::query_as(
+            "with task as ( \
+                 update tasks set \
+                     title = $4, description = $5, priority = $6, agent_id = $7, result = $8, status = $9, \
+                     started_at = case when $9 = status then started_at \
+                                       when $9 = 'in_progress' then now() \
+                                       when $9 = 'pending' then null \
+                                       when $9 = 'completed' then coalesce(started_at, now()) \
+                                       else started_at end, \
+                     completed_at = case when $9 = status then completed_at \
+                                         when $9 in ('completed', 'failed', 'cancelled') then now() \
+                                         else null end, \
+                     version = version + 1 \
+                 where id = $1 and owner_id = $2 and version = $3 \
+                 returning *), \
+             audit as ( \
+                 insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
+                 select owner_id, 'task.update', 'task', id, $10::jsonb || jsonb_build_object('version', version) \
+                 from task) \
+             select task.*, \
+                    coalesce((select json_agg(s) from task_steps s where s.task_id = task.id), '[]') as steps \
+             from task",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(current.version)
+        .bind(changes.title.as_ref().unwrap_or(&current.title))
+        .bind(changes.description.clone().unwrap_or(current.description))
+        .bind(changes.priority.unwrap_or(current.priority))
+        .bind(changes.agent_id.unwrap_or(current.agent_id))
+        .bind(changes.result.clone().unwrap_or(current.result))
+        .bind(status)
+        .bind(metadata)
+        .fetch_optional(&state.db)
+        .await?;
+
+        match updated {
+            Some(updated) => {
+                let version = updated.task.version;
+                tracing::info!(task_id = %id, user_id = %user_id, version, "task updated");
+                return tasks::with_etag(http::json(StatusCode::OK, &updated)?, version);
+            }
+            // Changed since it was read: the version the client asked for is gone.
+            None if if_match != IfMatch::Any => return Err(ApiError::PreconditionFailed),
+            None => continue,
+        }
     }
-    let status = changes.status.unwrap_or(current.status);
-    if !current.status.can_become(status) {
-        return Err(ApiError::unprocessable(
-            "status",
-            format!(
-                "a {} task cannot become {}",
-                current.status.as_str(),
-                status.as_str()
-            ),
-        ));
-    }
-
-    // Timestamps follow the status: started when work starts, completed when it ends, both
-    // cleared when a task goes back to pending. `status` on the right is the current value.
-    let task: Task = sqlx::query_as(
-        "update tasks set \
-            title = $3, description = $4, priority = $5, agent_id = $6, result = $7, status = $8, \
-            started_at = case when $8 = status then started_at \
-                              when $8 = 'in_progress' then now() \
-                              when $8 = 'pending' then null \
-                              when $8 = 'completed' then coalesce(started_at, now()) \
-                              else started_at end, \
-            completed_at = case when $8 = status then completed_at \
-                                when $8 in ('completed', 'failed', 'cancelled') then now() \
-                                else null end, \
-            version = version + 1 \
-         where id = $1 and owner_id = $2 \
-         returning *",
-    )
-    .bind(id)
-    .bind(user.id)
-    .bind(changes.title.as_ref().unwrap_or(&current.title))
-    .bind(changes.description.clone().unwrap_or(current.description))
-    .bind(changes.priority.unwrap_or(current.priority))
-    .bind(changes.agent_id.unwrap_or(current.agent_id))
-    .bind(changes.result.clone().unwrap_or(current.result))
-    .bind(status)
-    .fetch_one(&mut *tx)
-    .await?;
-
-    let mut event = AuditEvent::new("task.update", "task", Some(task.id))
-        .by(user.id)
-        .with("fields", changes.fields())
-        .with("version", task.version)
-        .from_request(&request);
-    if current.status != task.status {
-        event = event
-            .with("from_status", current.status.as_str())
-            .with("to_status", task.status.as_str());
-    }
-    audit::record(&mut *tx, event).await?;
-    let steps = tasks::steps_of(&mut *tx, task.id).await?;
-    tx.commit().await?;
-
-    tracing::info!(task_id = %task.id, user_id = %user.id, version = task.version, "task updated");
-    let version = task.version;
-    tasks::with_etag(
-        http::json(StatusCode::OK, &TaskWithSteps { task, steps })?,
-        version,
-    )
+    Err(ApiError::Conflict(FieldErrors::single(
+        "body",
+        "the task is changing too fast to update; retry",
+    )))
 }
 
 #[cfg(test)]

@@ -340,3 +340,17 @@ async fn extreme_numbers_in_documents_survive_the_round_trip(db: PgPool) {
         .unwrap();
     assert_eq!(get_again, result);
 }
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_token_of_a_deleted_user_is_401(db: PgPool) {
+    let f = fixture(db).await;
+    sqlx::query("delete from users where id = $1")
+        .bind(f.user.id)
+        .execute(&f.db)
+        .await
+        .unwrap();
+
+    let response = f.patch(json!({"title": "ghost"})).await;
+
+    assert_eq!(response.status(), 401);
+}

@@ -4,5 +4,5 @@ pub mod guard;
 pub mod password;
 pub mod token;
 
-pub use guard::authenticate;
+pub use guard::{authenticate, authenticate_token, ensure_user_exists, unknown_user};
 pub use token::TokenKeys;

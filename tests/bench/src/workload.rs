@@ -189,10 +189,10 @@ pub async fn floor(
                 "health" => "select 1",
                 "me" => "select the user",
                 "tasks-get" => "select the task and its steps",
-                "tasks-list" => "select a page of 21 tasks",
-                "tasks-create" => "insert a task with 3 steps",
-                "tasks-update" => "update the task",
-                "tasks-delete" => "delete a task",
+                "tasks-list" => "select a page of 20 (+1) tasks",
+                "tasks-create" => "insert task, 3 steps, audit row (one statement)",
+                "tasks-update" => "read the task, then update it with its audit row",
+                "tasks-delete" => "delete a task with its audit row",
                 _ => "",
             }
         }
@@ -220,7 +220,7 @@ async fn floor_statement(
         }
         "tasks-get" => {
             sqlx::query(
-                "select t.*, coalesce((select json_agg(s order by s.position) from task_steps s where s.task_id = t.id), '[]') \
+                "select t.*, coalesce((select json_agg(s) from task_steps s where s.task_id = t.id), '[]') as steps \
                  from tasks t where t.id = $1 and t.owner_id = $2",
             )
             .bind(data.fetched_task)
@@ -229,41 +229,72 @@ async fn floor_statement(
             .await?;
         }
         "tasks-list" => {
-            sqlx::query("select * from tasks where owner_id = $1 order by created_at desc, id desc limit 21")
-                .bind(data.user)
-                .fetch_all(db)
-                .await?;
+            sqlx::query(
+                "select * from tasks where owner_id = $1 and ($2::text is null or status = $2) \
+                   and ($3::timestamptz is null or (created_at, id) < ($3, $4)) \
+                 order by created_at desc, id desc limit $5",
+            )
+            .bind(data.user)
+            .bind(None::<String>)
+            .bind(None::<chrono::DateTime<chrono::Utc>>)
+            .bind(None::<Uuid>)
+            .bind(21_i64)
+            .fetch_all(db)
+            .await?;
         }
         "tasks-create" => {
             sqlx::query(
                 "with task as (insert into tasks (owner_id, title, priority, input) values ($1, $2, $3, $4) returning *), \
-                 steps as (insert into task_steps (task_id, position, name) \
-                           select task.id, s.i - 1, s.name from task, unnest($5::text[]) with ordinality as s(name, i) returning *) \
-                 select task.*, (select count(*) from steps) from task",
+                 steps as (insert into task_steps (task_id, position, name, input) \
+                           select task.id, s.i - 1, s.name, s.input \
+                           from task, unnest($5::text[], $6::jsonb[]) with ordinality as s(name, input, i) returning *), \
+                 audit as (insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
+                           select owner_id, 'task.create', 'task', id, '{}'::jsonb from task) \
+                 select task.*, coalesce((select json_agg(steps) from steps), '[]') as steps from task",
             )
             .bind(data.user)
             .bind(format!("floor {i}"))
             .bind((i % 100) as i32)
             .bind(json!({"i": i}))
             .bind(vec!["fetch", "work", "report"])
+            .bind(vec![json!({}), json!({"i": i}), json!({})])
             .fetch_one(db)
             .await?;
         }
         "tasks-update" => {
-            sqlx::query("update tasks set priority = $3, version = version + 1 where id = $1 and owner_id = $2 returning *")
-                .bind(data.fetched_task)
-                .bind(data.user)
-                .bind((i % 100) as i32)
-                .fetch_one(db)
-                .await?;
+            let version: i64 =
+                sqlx::query_scalar("select version from tasks where id = $1 and owner_id = $2")
+                    .bind(data.fetched_task)
+                    .bind(data.user)
+                    .fetch_one(db)
+                    .await?;
+            sqlx::query(
+                "with task as (update tasks set priority = $4, version = version + 1 \
+                               where id = $1 and owner_id = $2 and version = $3 returning *), \
+                 audit as (insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
+                           select owner_id, 'task.update', 'task', id, '{}'::jsonb from task) \
+                 select task.*, coalesce((select json_agg(s) from task_steps s where s.task_id = task.id), '[]') as steps \
+                 from task",
+            )
+            .bind(data.fetched_task)
+            .bind(data.user)
+            .bind(version)
+            .bind((i % 100) as i32)
+            .fetch_one(db)
+            .await?;
         }
         "tasks-delete" => {
             let id = data.doomed[data.doomed.len() - 1 - i];
-            sqlx::query("delete from tasks where id = $1 and owner_id = $2 returning id")
-                .bind(id)
-                .bind(data.deleter)
-                .fetch_one(db)
-                .await?;
+            sqlx::query(
+                "with deleted as (delete from tasks where id = $1 and owner_id = $2 returning id), \
+                 audit as (insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
+                           select $2, 'task.delete', 'task', id, '{}'::jsonb from deleted) \
+                 select count(*) from deleted",
+            )
+            .bind(id)
+            .bind(data.deleter)
+            .fetch_one(db)
+            .await?;
         }
         other => panic!("no floor for {other}"),
     }
