@@ -1,6 +1,8 @@
 //! PostgreSQL access: the embedded migrations, the pool, and what database errors mean.
 
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
@@ -14,13 +16,38 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
 /// A connection idle for longer than this is pinged before use; a busier one is trusted.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
+/// After the database failed a request, every connection is pinged before use for this long.
+const DISTRUST_AFTER_FAILURE: Duration = Duration::from_secs(60);
+
+/// When the database last failed a request, as milliseconds since `EPOCH` (0: never).
+static LAST_FAILURE_MS: AtomicU64 = AtomicU64::new(0);
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+fn now_ms() -> u64 {
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    u64::try_from(epoch.elapsed().as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// Records that the database just failed a request, so pooled connections, which may be dead
+/// (a restarted server leaves them open on our side), are checked before their next use.
+pub fn note_failure() {
+    LAST_FAILURE_MS.store(now_ms(), Ordering::Relaxed);
+}
+
+fn failed_recently() -> bool {
+    let last = LAST_FAILURE_MS.load(Ordering::Relaxed);
+    last != 0 && now_ms().saturating_sub(last) < DISTRUST_AFTER_FAILURE.as_millis() as u64
+}
 
 /// A pool that connects on first use, so a Lambda instance starts without waiting for the
 /// database and recovers by itself when the database comes back after an outage.
 ///
 /// sqlx's own `test_before_acquire` pings before every use: a second round trip per request.
-/// Instead, only a connection that sat idle (between bursts, or while the instance was frozen)
-/// is pinged; a dead one is then replaced before the request sees it.
+/// Instead, a connection is pinged only when it sat idle (between bursts, or while the instance
+/// was frozen) or shortly after the database failed a request; a dead one is then replaced
+/// before a request sees it.
 pub fn pool(config: &DatabaseConfig) -> PgPool {
     PgPoolOptions::new()
         .max_connections(config.pool.max_connections)
@@ -30,7 +57,7 @@ pub fn pool(config: &DatabaseConfig) -> PgPool {
         .test_before_acquire(false)
         .before_acquire(|connection, meta| {
             Box::pin(async move {
-                if meta.idle_for >= PING_AFTER_IDLE {
+                if meta.idle_for >= PING_AFTER_IDLE || failed_recently() {
                     connection.ping().await?;
                 }
                 Ok(true)

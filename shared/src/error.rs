@@ -201,6 +201,7 @@ impl From<sqlx::Error> for ApiError {
             );
         }
         if db::is_unavailable(&err) {
+            db::note_failure();
             return Self::Unavailable(err.into());
         }
         Self::Internal(err.into())

@@ -9,6 +9,8 @@
 #     user, 72 bytes of UTF-8), so schema-valid requests may rightly be refused with a 4xx;
 #   unsupported_method, allow_header_conformance: methods without a route never reach a
 #     function; API Gateway (and cargo lambda watch) answer them, not this code.
+# One worker: CPython 3.11's ast.parse, which hypothesis calls to describe strategies, is not
+# thread-safe ("AST constructor recursion depth mismatch").
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
@@ -65,7 +67,7 @@ PYTHONPATH="$ROOT/tests/harness" SCHEMATHESIS_HOOKS=fuzz_hooks schemathesis run 
   --exclude-checks positive_data_acceptance,unsupported_method,allow_header_conformance \
   --phases examples,coverage,fuzzing,stateful \
   --max-examples "$examples" \
-  --workers 2 \
+  --workers 1 \
   --request-timeout 30 \
   --generation-database none \
   --seed "${FUZZ_SEED:-20261127}" \

@@ -37,6 +37,7 @@ pub async fn handle(db: &PgPool, _request: Request) -> ApiResult {
 }
 
 fn unavailable() -> lambda_http::Response<lambda_http::Body> {
+    shared::db::note_failure();
     let mut response = Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "the database is unreachable",
