@@ -280,13 +280,15 @@ mod tests {
     #[tokio::test]
     async fn jwt_secret_from_the_environment_is_length_checked() {
         let env = Env::from_pairs([("JWT_SECRET", "too-short")]);
-        let err = JwtSecret::load(&env, &Secrets::new()).await.unwrap_err();
+        let err = JwtSecret::load(&env, &Secrets::new(&Env::default()))
+            .await
+            .unwrap_err();
         assert!(matches!(err, ConfigError::JwtSecretTooShort(9)));
     }
 
     #[tokio::test]
     async fn missing_database_settings_say_what_to_set() {
-        let err = DatabaseConfig::load(&Env::default(), &Secrets::new())
+        let err = DatabaseConfig::load(&Env::default(), &Secrets::new(&Env::default()))
             .await
             .err()
             .unwrap();

@@ -23,4 +23,4 @@ bash tests/harness/postgres.sh start >/dev/null
 export DATABASE_URL BENCH_BIN_DIR="$ROOT/target/lambda"
 
 say "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
-cargo run --release --locked -p lambda-bench
+cargo run --profile harness --locked -p lambda-bench

@@ -6,6 +6,6 @@ use shared::{Env, db, http, telemetry};
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let env = Env::from_process();
-    let pool = db::pool(&DatabaseConfig::load(&env, &Secrets::new()).await?);
+    let pool = db::pool(&DatabaseConfig::load(&env, &Secrets::new(&env)).await?);
     http::serve(|request| health::handle(&pool, request)).await
 }

@@ -25,7 +25,8 @@ async fn main() -> ExitCode {
 
 /// Command line: apply the migrations to the configured database and exit.
 async fn run_once() -> Result<(), migrate::BoxError> {
-    let config = DatabaseConfig::load(&Env::from_process(), &Secrets::new()).await?;
+    let env = Env::from_process();
+    let config = DatabaseConfig::load(&env, &Secrets::new(&env)).await?;
     let applied = migrate::apply(config.connect).await?;
     tracing::info!(applied, "migrations are up to date");
     Ok(())
@@ -34,7 +35,7 @@ async fn run_once() -> Result<(), migrate::BoxError> {
 /// Lambda: answer CloudFormation custom-resource events.
 async fn serve_custom_resource() -> Result<(), migrate::BoxError> {
     let env = Env::from_process();
-    let secrets = Secrets::new();
+    let secrets = Secrets::new(&env);
     let client = custom_resource::response_client()?;
     lambda_runtime::run(lambda_runtime::service_fn(
         |event: lambda_runtime::LambdaEvent<CustomResourceEvent>| {

@@ -6,7 +6,7 @@ use shared::{AppState, Env, http, telemetry};
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let env = Env::from_process();
-    let secrets = Secrets::new();
+    let secrets = Secrets::new(&env);
     let state = AppState::from_env(&env, &secrets).await?;
     let keys = TokenKeys::from_env(&env, &secrets).await?;
     http::serve(|request| tasks_delete::handle(&state, &keys, request)).await

@@ -8,7 +8,7 @@ use tasks_list::CursorKey;
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let env = Env::from_process();
-    let secrets = Secrets::new();
+    let secrets = Secrets::new(&env);
     let state = AppState::from_env(&env, &secrets).await?;
     let secret = JwtSecret::load(&env, &secrets).await?;
     let cursors = CursorKey::derive(&secret);

@@ -34,6 +34,26 @@ async fn create_secret(client: &Client, value: &str) -> String {
         .expect("an ARN")
 }
 
+/// The environment Lambda would give a function, pointed at the emulator.
+fn lambda_env(pairs: &[(&str, &str)]) -> Env {
+    let endpoint = std::env::var("SECRETS_MANAGER_TEST_ENDPOINT").expect(
+        "SECRETS_MANAGER_TEST_ENDPOINT: run through `make test`, which starts the emulator",
+    );
+    let mut all = vec![
+        ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
+        ("AWS_SESSION_TOKEN".to_owned(), "testing-session".to_owned()),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER".to_owned(), endpoint),
+    ];
+    all.extend(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    Env::from_pairs(all)
+}
+
 /// Where the test database lives, from DATABASE_URL.
 fn local_database() -> PgConnectOptions {
     std::env::var("DATABASE_URL")
@@ -55,12 +75,12 @@ async fn database_config_from_an_rds_secret_reaches_the_database() {
         "dbname": local.get_database().unwrap_or("postgres"),
     });
     let arn = create_secret(&client, &rds_secret.to_string()).await;
-    let env = Env::from_pairs([
+    let env = lambda_env(&[
         ("DATABASE_SECRET_ARN", arn.as_str()),
         ("DATABASE_SSLMODE", "disable"),
     ]);
 
-    let config = DatabaseConfig::load(&env, &Secrets::with_client(client))
+    let config = DatabaseConfig::load(&env, &Secrets::new(&env))
         .await
         .unwrap();
     let pool = shared::db::pool(&config);
@@ -80,7 +100,7 @@ async fn rds_managed_secret_with_only_credentials_uses_host_from_the_environment
     let secret = serde_json::json!({ "username": local.get_username(), "password": "pw" });
     let arn = create_secret(&client, &secret.to_string()).await;
     let port = local.get_port().to_string();
-    let env = Env::from_pairs([
+    let env = lambda_env(&[
         ("DATABASE_SECRET_ARN", arn.as_str()),
         ("DATABASE_HOST", local.get_host()),
         ("DATABASE_PORT", port.as_str()),
@@ -88,7 +108,7 @@ async fn rds_managed_secret_with_only_credentials_uses_host_from_the_environment
         ("DATABASE_SSLMODE", "disable"),
     ]);
 
-    let config = DatabaseConfig::load(&env, &Secrets::with_client(client))
+    let config = DatabaseConfig::load(&env, &Secrets::new(&env))
         .await
         .unwrap();
     let pool = shared::db::pool(&config);
@@ -105,11 +125,9 @@ async fn jwt_secret_is_read_from_secrets_manager() {
     let client = emulator_client();
     let value = "a-generated-signing-secret-of-48-characters-xxxx";
     let arn = create_secret(&client, value).await;
-    let env = Env::from_pairs([("JWT_SECRET_ARN", arn.as_str())]);
+    let env = lambda_env(&[("JWT_SECRET_ARN", arn.as_str())]);
 
-    let secret = JwtSecret::load(&env, &Secrets::with_client(client))
-        .await
-        .unwrap();
+    let secret = JwtSecret::load(&env, &Secrets::new(&env)).await.unwrap();
 
     assert_eq!(secret.as_bytes(), value.as_bytes());
 }
@@ -118,9 +136,9 @@ async fn jwt_secret_is_read_from_secrets_manager() {
 async fn a_short_jwt_secret_in_secrets_manager_is_refused() {
     let client = emulator_client();
     let arn = create_secret(&client, "short").await;
-    let env = Env::from_pairs([("JWT_SECRET_ARN", arn.as_str())]);
+    let env = lambda_env(&[("JWT_SECRET_ARN", arn.as_str())]);
 
-    let err = JwtSecret::load(&env, &Secrets::with_client(client))
+    let err = JwtSecret::load(&env, &Secrets::new(&env))
         .await
         .unwrap_err();
 
@@ -130,9 +148,9 @@ async fn a_short_jwt_secret_in_secrets_manager_is_refused() {
 #[tokio::test]
 async fn a_missing_secret_is_an_error_naming_the_arn() {
     let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:absent-AbCdEf";
-    let env = Env::from_pairs([("DATABASE_SECRET_ARN", arn)]);
+    let env = lambda_env(&[("DATABASE_SECRET_ARN", arn)]);
 
-    let err = DatabaseConfig::load(&env, &Secrets::with_client(emulator_client()))
+    let err = DatabaseConfig::load(&env, &Secrets::new(&env))
         .await
         .err()
         .unwrap();
@@ -148,9 +166,9 @@ async fn a_missing_secret_is_an_error_naming_the_arn() {
 async fn a_secret_that_is_not_rds_json_is_refused_without_echoing_it() {
     let client = emulator_client();
     let arn = create_secret(&client, "plain-password-value").await;
-    let env = Env::from_pairs([("DATABASE_SECRET_ARN", arn.as_str())]);
+    let env = lambda_env(&[("DATABASE_SECRET_ARN", arn.as_str())]);
 
-    let err = DatabaseConfig::load(&env, &Secrets::with_client(client))
+    let err = DatabaseConfig::load(&env, &Secrets::new(&env))
         .await
         .err()
         .unwrap();
