@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod models;
+pub mod runtime;
 pub mod secrets;
 pub mod state;
 pub mod tasks;
