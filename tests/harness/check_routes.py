@@ -5,7 +5,7 @@
 - the functions of template.yaml (by binary) equal the crates in functions/, and every crate
   but `migrate` has at least one route;
 - each function's role may read exactly the secrets its code loads: the database secret, plus
-  the JWT secret where main.rs loads token keys; no other secret, no wildcard, and the JWT ARN
+  the JWT secret where main.rs loads token keys (or the secret itself); no other secret, no wildcard, and the JWT ARN
   is in its environment.
 
 `--self-test` also proves the check fails when a route is missing on either side, when a
@@ -100,7 +100,8 @@ def secret_reads(properties):
 
 
 def needs_jwt(main_rs):
-    return "TokenKeys" in main_rs or "JwtSecret" in main_rs
+    """Whether the function loads the token secret at start-up."""
+    return any(name in main_rs for name in ("TokenKeys", "JwtSecret", "start_with_token_keys"))
 
 
 def check(template, cargo, crates):
