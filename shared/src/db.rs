@@ -80,14 +80,11 @@ const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
 /// The field errors for a violation of one of the known unique indexes.
 pub fn unique_violation(err: &sqlx::Error) -> Option<FieldErrors> {
     let db_err = err.as_database_error()?;
-    if !db_err.is_unique_violation() {
-        return None;
-    }
-    let constraint = db_err.constraint()?;
-    UNIQUE_CONSTRAINTS
-        .iter()
-        .find(|(name, _, _)| *name == constraint)
-        .map(|(_, field, message)| FieldErrors::single(*field, *message))
+    known_constraint(
+        db_err.is_unique_violation(),
+        db_err.constraint(),
+        UNIQUE_CONSTRAINTS,
+    )
 }
 
 /// Foreign keys whose violation means the client named something it may not use.
@@ -100,11 +97,21 @@ const FOREIGN_KEYS: &[(&str, &str, &str)] = &[(
 /// The field errors for a violation of one of the known foreign keys.
 pub fn foreign_key_violation(err: &sqlx::Error) -> Option<FieldErrors> {
     let db_err = err.as_database_error()?;
-    if !db_err.is_foreign_key_violation() {
-        return None;
-    }
-    let constraint = db_err.constraint()?;
-    FOREIGN_KEYS
+    known_constraint(
+        db_err.is_foreign_key_violation(),
+        db_err.constraint(),
+        FOREIGN_KEYS,
+    )
+}
+
+/// The field and message `known` lists for `constraint`, when the violation is of that kind.
+fn known_constraint(
+    is_kind: bool,
+    constraint: Option<&str>,
+    known: &[(&str, &str, &str)],
+) -> Option<FieldErrors> {
+    let constraint = constraint.filter(|_| is_kind)?;
+    known
         .iter()
         .find(|(name, _, _)| *name == constraint)
         .map(|(_, field, message)| FieldErrors::single(*field, *message))

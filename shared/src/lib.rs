@@ -14,7 +14,7 @@ pub mod secrets;
 pub mod state;
 pub mod tasks;
 pub mod telemetry;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod users;
 pub mod validation;

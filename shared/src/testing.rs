@@ -249,3 +249,17 @@ pub async fn count(db: &PgPool, sql: &'static str) -> i64 {
         .await
         .expect("a count")
 }
+
+/// The claims with `key` set to `value`.
+pub fn with_claim(mut claims: Value, key: &str, value: Value) -> Value {
+    claims[key] = value;
+    claims
+}
+
+/// The claims without `key`.
+pub fn without_claim(mut claims: Value, key: &str) -> Value {
+    if let Some(map) = claims.as_object_mut() {
+        map.remove(key);
+    }
+    claims
+}

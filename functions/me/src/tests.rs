@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 use shared::testing::{
     self, Algorithm, TEST_JWT_SECRET, TestRequest, body_json, sign, valid_claims,
 };
+use shared::testing::{with_claim as with, without_claim as without};
 use sqlx::PgPool;
 
 use super::*;
@@ -20,16 +21,6 @@ fn challenge(response: &lambda_http::Response<Body>) -> &str {
     response.headers()[header::WWW_AUTHENTICATE]
         .to_str()
         .unwrap()
-}
-
-fn with(mut claims: Value, key: &str, value: Value) -> Value {
-    claims[key] = value;
-    claims
-}
-
-fn without(mut claims: Value, key: &str) -> Value {
-    claims.as_object_mut().unwrap().remove(key);
-    claims
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]

@@ -129,48 +129,15 @@ impl TokenKeys {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::testing::{TEST_JWT_SECRET as SECRET, sign, token_keys as keys, valid_claims};
+    use crate::testing::{with_claim as with, without_claim as without};
     use secrecy::ExposeSecret;
-    use serde_json::{Value, json};
-
-    pub const SECRET: &str = "a-test-signing-secret-that-is-long-enough";
-
-    pub fn keys() -> TokenKeys {
-        let secret = JwtSecret::new(SecretString::from(SECRET)).unwrap();
-        TokenKeys::new(&secret, TokenSettings::from_env(&Env::default()).unwrap())
-    }
+    use serde_json::json;
 
     fn now() -> i64 {
         chrono::Utc::now().timestamp()
-    }
-
-    /// Signs arbitrary claims with the given algorithm and key.
-    pub fn sign(claims: &Value, algorithm: Algorithm, secret: &str) -> String {
-        jsonwebtoken::encode(
-            &Header::new(algorithm),
-            claims,
-            &EncodingKey::from_secret(secret.as_bytes()),
-        )
-        .unwrap()
-    }
-
-    pub fn valid_claims(sub: Uuid) -> Value {
-        let now = now();
-        json!({
-            "sub": sub, "iat": now, "nbf": now, "exp": now + 600,
-            "iss": "taskapi", "aud": "taskapi", "jti": Uuid::new_v4(),
-        })
-    }
-
-    fn with(mut claims: Value, key: &str, value: Value) -> Value {
-        claims[key] = value;
-        claims
-    }
-
-    fn without(mut claims: Value, key: &str) -> Value {
-        claims.as_object_mut().unwrap().remove(key);
-        claims
     }
 
     #[test]
