@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
+use crate::auth::password;
 use crate::secrets::Secrets;
 
 /// A snapshot of environment variables. Tests build one from pairs instead of touching the
@@ -242,6 +243,80 @@ impl JwtSecret {
 impl std::fmt::Debug for JwtSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("JwtSecret([REDACTED])")
+    }
+}
+
+/// Who issues tokens, for whom, and for how long.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub lifetime: Duration,
+}
+
+impl TokenSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let lifetime_secs: u64 = env.parse_or("ACCESS_TOKEN_TTL_SECONDS", 15 * 60)?;
+        if !(60..=24 * 60 * 60).contains(&lifetime_secs) {
+            return Err(ConfigError::Invalid {
+                name: "ACCESS_TOKEN_TTL_SECONDS".into(),
+                reason: "must be between 60 and 86400".into(),
+            });
+        }
+        Ok(Self {
+            issuer: env.get("JWT_ISSUER").unwrap_or("taskapi").to_owned(),
+            audience: env.get("JWT_AUDIENCE").unwrap_or("taskapi").to_owned(),
+            lifetime: Duration::from_secs(lifetime_secs),
+        })
+    }
+}
+
+/// How new passwords are hashed. Only the functions that hash or verify passwords read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordConfig {
+    /// bcrypt cost for new hashes and for the unknown-account dummy (`BCRYPT_COST`).
+    pub bcrypt_cost: u32,
+}
+
+impl PasswordConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let bcrypt_cost = env.parse_or("BCRYPT_COST", password::DEFAULT_COST)?;
+        if !(password::MIN_COST..=password::MAX_COST).contains(&bcrypt_cost) {
+            return Err(ConfigError::Invalid {
+                name: "BCRYPT_COST".into(),
+                reason: format!(
+                    "must be between {} and {}",
+                    password::MIN_COST,
+                    password::MAX_COST
+                ),
+            });
+        }
+        Ok(Self { bcrypt_cost })
+    }
+}
+
+/// What the logs hold and how they are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// A tracing filter: `AWS_LAMBDA_LOG_LEVEL` (Lambda's logging configuration), else
+    /// `RUST_LOG`; empty means INFO.
+    pub level: String,
+    /// JSON lines when the function's log format is JSON (`AWS_LAMBDA_LOG_FORMAT=JSON`).
+    pub json: bool,
+}
+
+impl LogConfig {
+    pub fn from_env(env: &Env) -> Self {
+        Self {
+            level: env
+                .get("AWS_LAMBDA_LOG_LEVEL")
+                .or_else(|| env.get("RUST_LOG"))
+                .unwrap_or_default()
+                .to_owned(),
+            json: env
+                .get("AWS_LAMBDA_LOG_FORMAT")
+                .is_some_and(|format| format.eq_ignore_ascii_case("json")),
+        }
     }
 }
 

@@ -9,7 +9,6 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgPool};
 
 use crate::config::DatabaseConfig;
-use crate::error::FieldErrors;
 
 /// The schema in `migrations/`, compiled into every binary that needs it.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
@@ -66,55 +65,109 @@ pub fn pool(config: &DatabaseConfig) -> PgPool {
         .connect_lazy_with(config.connect.clone())
 }
 
-/// Unique indexes whose violation is the client's doing, with the field and message to report.
-const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
-    ("users_username_unique", "username", "is already taken"),
-    ("users_email_unique", "email", "is already registered"),
+/// A store operation that failed: its name (`tasks.create`, ...) and the database's error.
+/// A 500 logs both, so the log says which statement failed and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} failed")]
+pub struct StoreError {
+    pub operation: &'static str,
+    #[source]
+    pub source: sqlx::Error,
+}
+
+/// Names the operation a database result belongs to.
+pub trait Operation<T> {
+    fn during(self, operation: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> Operation<T> for Result<T, sqlx::Error> {
+    fn during(self, operation: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError { operation, source })
+    }
+}
+
+/// `select 1`: whether the database answers.
+pub async fn ping(db: &PgPool) -> Result<(), StoreError> {
+    sqlx::query("select 1")
+        .execute(db)
+        .await
+        .during("db.ping")?;
+    Ok(())
+}
+
+/// What the violation of a named constraint means to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Violation {
+    /// 409: a value that must be unique is taken.
+    Taken {
+        field: &'static str,
+        message: &'static str,
+    },
+    /// 422: the field names something the caller may not use, or a change the rules forbid.
+    Invalid {
+        field: &'static str,
+        message: &'static str,
+    },
+    /// 401: the row's owner (the token's user) no longer exists.
+    OwnerGone,
+}
+
+/// Every constraint whose violation is the client's doing, by the name the migrations give it.
+/// Any other violation is a bug and answers 500.
+pub const CONSTRAINTS: &[(&str, Violation)] = &[
+    (
+        "users_username_unique",
+        Violation::Taken {
+            field: "username",
+            message: "is already taken",
+        },
+    ),
+    (
+        "users_email_unique",
+        Violation::Taken {
+            field: "email",
+            message: "is already registered",
+        },
+    ),
     (
         "agents_owner_name_unique",
-        "name",
-        "is already the name of another of your agents",
+        Violation::Taken {
+            field: "name",
+            message: "is already the name of another of your agents",
+        },
     ),
+    (
+        "tasks_agent_owned_by_owner",
+        Violation::Invalid {
+            field: "agent_id",
+            message: "is not one of your agents",
+        },
+    ),
+    (
+        "tasks_status_transition",
+        Violation::Invalid {
+            field: "status",
+            message: "cannot follow the task's current status (completed and cancelled \
+                      tasks are final, a pending task cannot fail, a failed task cannot \
+                      complete)",
+        },
+    ),
+    ("tasks_owner_fk", Violation::OwnerGone),
+    ("agents_owner_fk", Violation::OwnerGone),
 ];
 
-/// The field errors for a violation of one of the known unique indexes.
-pub fn unique_violation(err: &sqlx::Error) -> Option<FieldErrors> {
+/// What a constraint violation means, when it is one of `CONSTRAINTS`.
+pub fn violation(err: &sqlx::Error) -> Option<Violation> {
     let db_err = err.as_database_error()?;
-    known_constraint(
-        db_err.is_unique_violation(),
-        db_err.constraint(),
-        UNIQUE_CONSTRAINTS,
-    )
-}
-
-/// Foreign keys whose violation means the client named something it may not use.
-const FOREIGN_KEYS: &[(&str, &str, &str)] = &[(
-    "tasks_agent_owned_by_owner",
-    "agent_id",
-    "is not one of your agents",
-)];
-
-/// The field errors for a violation of one of the known foreign keys.
-pub fn foreign_key_violation(err: &sqlx::Error) -> Option<FieldErrors> {
-    let db_err = err.as_database_error()?;
-    known_constraint(
-        db_err.is_foreign_key_violation(),
-        db_err.constraint(),
-        FOREIGN_KEYS,
-    )
-}
-
-/// The field and message `known` lists for `constraint`, when the violation is of that kind.
-fn known_constraint(
-    is_kind: bool,
-    constraint: Option<&str>,
-    known: &[(&str, &str, &str)],
-) -> Option<FieldErrors> {
-    let constraint = constraint.filter(|_| is_kind)?;
-    known
+    // Class 23: integrity constraint violation.
+    if !db_err.code().is_some_and(|code| code.starts_with("23")) {
+        return None;
+    }
+    let constraint = db_err.constraint()?;
+    CONSTRAINTS
         .iter()
-        .find(|(name, _, _)| *name == constraint)
-        .map(|(_, field, message)| FieldErrors::single(*field, *message))
+        .find(|(name, _)| *name == constraint)
+        .map(|(_, violation)| *violation)
 }
 
 /// True when PostgreSQL refused text it cannot store (a NUL character): the client's doing.

@@ -10,7 +10,7 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::db;
+use crate::db::{self, StoreError, Violation};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -186,21 +186,33 @@ impl ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(err: sqlx::Error) -> Self {
-        if let Some(conflict) = db::unique_violation(&err) {
-            return Self::Conflict(conflict);
+impl From<StoreError> for ApiError {
+    /// A violation of a named constraint is the client's doing (`db::CONSTRAINTS`); an
+    /// unreachable database is a 503; anything else is a 500 that logs the operation and its
+    /// causes.
+    fn from(err: StoreError) -> Self {
+        match db::violation(&err.source) {
+            Some(Violation::Taken { field, message }) => {
+                return Self::Conflict(FieldErrors::single(field, message));
+            }
+            Some(Violation::Invalid { field, message }) => {
+                return Self::unprocessable(field, message);
+            }
+            Some(Violation::OwnerGone) => {
+                return Self::Unauthorized {
+                    detail: "the access token's user no longer exists",
+                    invalid_token: true,
+                };
+            }
+            None => {}
         }
-        if let Some(fields) = db::foreign_key_violation(&err) {
-            return Self::Unprocessable(fields);
-        }
-        if db::is_unstorable_text(&err) {
+        if db::is_unstorable_text(&err.source) {
             // Input validation refuses NUL characters; this is the database's backstop.
             return Self::BadRequest(
                 "the request contains the NUL character (\\u0000), which cannot be stored".into(),
             );
         }
-        if db::is_unavailable(&err) {
+        if db::is_unavailable(&err.source) {
             db::note_failure();
             return Self::Unavailable(err.into());
         }
@@ -259,10 +271,17 @@ pub struct ErrorChain<'a>(pub &'a (dyn StdError + 'static));
 
 impl fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
+        let mut previous = self.0.to_string();
+        f.write_str(&previous)?;
         let mut source = self.0.source();
         while let Some(cause) = source {
-            write!(f, ": {cause}")?;
+            // Some errors (sqlx's among them) already print their cause in their own message:
+            // say each cause once.
+            let text = cause.to_string();
+            if !previous.ends_with(&text) {
+                write!(f, ": {text}")?;
+            }
+            previous = text;
             source = cause.source();
         }
         Ok(())
@@ -343,10 +362,27 @@ mod tests {
         assert_eq!(response.headers()[header::RETRY_AFTER], "8");
     }
 
+    fn failed(operation: &'static str, source: sqlx::Error) -> StoreError {
+        StoreError { operation, source }
+    }
+
     #[test]
     fn pool_timeout_maps_to_503_and_other_database_errors_to_500() {
-        assert_eq!(ApiError::from(sqlx::Error::PoolTimedOut).status(), 503);
-        assert_eq!(ApiError::from(sqlx::Error::RowNotFound).status(), 500);
+        let timeout = ApiError::from(failed("tasks.get", sqlx::Error::PoolTimedOut));
+        assert_eq!(timeout.status(), 503);
+        let other = ApiError::from(failed("tasks.get", sqlx::Error::RowNotFound));
+        assert_eq!(other.status(), 500);
+    }
+
+    #[test]
+    fn a_500_keeps_the_operation_name_and_its_cause_for_the_log() {
+        let err = ApiError::from(failed("tasks.update", sqlx::Error::RowNotFound));
+        let ApiError::Internal(cause) = &err else {
+            panic!("expected a 500, got {err:?}");
+        };
+        let logged = ErrorChain(cause.as_ref()).to_string();
+        assert!(logged.starts_with("tasks.update failed: "), "{logged}");
+        assert!(logged.contains("no rows returned"), "{logged}");
     }
 
     #[test]
@@ -360,11 +396,36 @@ mod tests {
         assert_eq!(body["database"], "unreachable");
     }
 
+    /// An error whose message does not mention its cause, as most do not.
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("writing the task failed")
+        }
+    }
+
+    impl StdError for Outer {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&self.0)
+        }
+    }
+
     #[test]
-    fn error_chain_lists_every_cause() {
-        let io = std::io::Error::other("connection refused");
-        let err = sqlx::Error::Io(io);
+    fn error_chain_walks_to_causes_the_message_does_not_show() {
+        let err = Outer(std::io::Error::other("disk full"));
+        assert_eq!(
+            ErrorChain(&err).to_string(),
+            "writing the task failed: disk full"
+        );
+    }
+
+    #[test]
+    fn error_chain_says_a_cause_once_when_the_message_already_shows_it() {
+        // sqlx's message ends with its cause's: "error communicating with database: ...".
+        let err = sqlx::Error::Io(std::io::Error::other("connection refused"));
         let text = ErrorChain(&err).to_string();
-        assert!(text.contains("connection refused"), "{text}");
+        assert_eq!(text.matches("connection refused").count(), 1, "{text}");
     }
 }

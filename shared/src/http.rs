@@ -1,12 +1,16 @@
-//! Reading requests and writing responses: JSON bodies in, JSON or problem responses out.
+//! Reading requests and writing responses: JSON bodies, path ids and query parameters in, JSON
+//! or problem responses out; entity tags in `etag`.
+
+pub mod etag;
 
 use std::convert::Infallible;
 use std::future::Future;
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Request, Response, service_fn};
+use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use uuid::Uuid;
 
 use crate::error::{ApiError, FieldErrors};
 
@@ -32,15 +36,74 @@ pub fn respond(result: ApiResult) -> Response<Body> {
     result.unwrap_or_else(ApiError::into_response)
 }
 
-/// A JSON response with the given status.
+/// A JSON response with the given status. It carries user data or tokens, so no cache may
+/// keep it (`Cache-Control: no-store`).
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> ApiResult {
     let text = serde_json::to_string(body).map_err(ApiError::internal)?;
     let mut response = Response::new(Body::Text(text));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// A 204 with no body.
+pub fn no_content() -> ApiResult {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Ok(response)
+}
+
+/// The `{name}` of the path, which must be a UUID (400 otherwise).
+pub fn path_id(request: &Request, name: &str) -> Result<Uuid, ApiError> {
+    let parameters = request.path_parameters();
+    let raw = parameters
+        .first(name)
+        .ok_or_else(|| ApiError::BadRequest(format!("the path has no {name}")))?;
+    parse_uuid(raw).ok_or_else(|| ApiError::BadRequest(format!("the {name} {raw:?} is not a UUID")))
+}
+
+/// A UUID in its canonical hyphenated form only (`8-4-4-4-12` hex digits), as the API documents
+/// it; the other spellings the `uuid` crate accepts (braces, `urn:uuid:`, no hyphens) are not.
+pub fn parse_uuid(text: &str) -> Option<Uuid> {
+    let bytes = text.as_bytes();
+    let hyphens_in_place = bytes.len() == 36 && [8, 13, 18, 23].iter().all(|&i| bytes[i] == b'-');
+    hyphens_in_place
+        .then(|| Uuid::try_parse(text).ok())
+        .flatten()
+}
+
+/// A request's query parameters, limited to the ones a route knows.
+pub struct QueryParameters {
+    parameters: lambda_http::aws_lambda_events::query_map::QueryMap,
+}
+
+impl QueryParameters {
+    /// The parameters of `request`; any name outside `known` is a 400 that lists them.
+    pub fn parse(request: &Request, known: &[&str]) -> Result<Self, ApiError> {
+        let parameters = request.query_string_parameters();
+        for (name, _) in parameters.iter() {
+            if !known.contains(&name) {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown query parameter {name:?}; use {}",
+                    known.join(", ")
+                )));
+            }
+        }
+        Ok(Self { parameters })
+    }
+
+    /// The parameter's value; given twice is a 400.
+    pub fn single(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        match self.parameters.all(name).as_deref() {
+            None | Some([]) => Ok(None),
+            Some([value]) => Ok(Some(value)),
+            Some(_) => Err(ApiError::BadRequest(format!(
+                "{name} is given more than once"
+            ))),
+        }
+    }
 }
 
 /// A 201 JSON response with a `Location` header.
@@ -260,5 +323,22 @@ mod tests {
         assert_eq!(response.status(), 201);
         assert_eq!(response.headers()[header::LOCATION], "/api/things/1");
         assert_eq!(response.headers()[header::CONTENT_TYPE], JSON);
+    }
+
+    #[test]
+    fn only_canonical_uuids_are_accepted() {
+        let id = "123e4567-e89b-12d3-a456-426614174000";
+        assert_eq!(parse_uuid(id).unwrap().to_string(), id);
+        assert!(parse_uuid(&id.to_uppercase()).is_some());
+        for other in [
+            "123e4567e89b12d3a456426614174000",
+            "{123e4567-e89b-12d3-a456-426614174000}",
+            "urn:uuid:123e4567-e89b-12d3-a456-426614174000",
+            "123e4567-e89b-12d3-a456-42661417400g",
+            "123e4567-e89b-12d3-a456+426614174000",
+            "",
+        ] {
+            assert_eq!(parse_uuid(other), None, "{other}");
+        }
     }
 }

@@ -1,6 +1,12 @@
-//! The library every function links: configuration and secrets, the database pool and
-//! migrations, JSON request parsing and RFC 9457 problem responses, authentication, input
-//! validation, the audit log, the models, and logging.
+//! The library every function links. A route's function crate is an HTTP adapter; the rules it
+//! applies live here, one home each:
+//!
+//! - `runtime`, `state`, `config`, `secrets`, `telemetry`: the one start-up;
+//! - `http`, `error`: JSON in, RFC 9457 problems out, entity tags, query parameters;
+//! - `db`: the pool, the migrations, and what each named constraint means to a client;
+//! - `auth`: passwords, tokens, the Bearer guard, the login throttle;
+//! - `users`, `tasks`, `audit`: each domain's types (`types`) and SQL (`store`);
+//! - `pagination`: keyset pages and their signed cursors.
 
 pub mod audit;
 pub mod auth;
@@ -8,7 +14,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
-pub mod models;
+pub mod pagination;
 pub mod runtime;
 pub mod secrets;
 pub mod state;
@@ -17,8 +23,6 @@ pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod users;
-pub mod validation;
 
 pub use config::Env;
 pub use error::{ApiError, FieldErrors};
-pub use state::AppState;

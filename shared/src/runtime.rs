@@ -1,25 +1,20 @@
-//! What every function does once at start-up: logging, then its state from the process
-//! environment (values locally, Secrets Manager in AWS).
+//! The one start-up of every function: logging, then the state the function names, from the
+//! process environment (values locally, Secrets Manager in AWS).
 
-use crate::auth::TokenKeys;
-use crate::config::{ConfigError, Env};
+use std::future::Future;
+
+use crate::config::{ConfigError, Env, LogConfig};
 use crate::secrets::Secrets;
-use crate::state::AppState;
 use crate::telemetry;
 
-/// For a function that needs the database and settings.
-pub async fn start() -> Result<AppState, ConfigError> {
-    telemetry::init();
-    let env = Env::from_process();
-    AppState::from_env(&env, &Secrets::new(&env)).await
+/// A state a function can build at start-up from its environment.
+pub trait Load: Sized {
+    fn load(env: &Env, secrets: &Secrets) -> impl Future<Output = Result<Self, ConfigError>>;
 }
 
-/// For a function that also issues or checks access tokens.
-pub async fn start_with_token_keys() -> Result<(AppState, TokenKeys), ConfigError> {
-    telemetry::init();
+/// Reads the environment once, starts logging, and loads the state `S`.
+pub async fn start<S: Load>() -> Result<S, ConfigError> {
     let env = Env::from_process();
-    let secrets = Secrets::new(&env);
-    let state = AppState::from_env(&env, &secrets).await?;
-    let keys = TokenKeys::from_env(&env, &secrets).await?;
-    Ok((state, keys))
+    telemetry::init(&LogConfig::from_env(&env));
+    S::load(&env, &Secrets::new(&env)).await
 }

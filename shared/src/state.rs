@@ -1,42 +1,99 @@
-//! What a function builds once per Lambda instance and hands to every invocation.
+//! What a function builds once per Lambda instance and hands to every invocation. Each function
+//! names the state it needs; each state loads only its own settings and secrets, fetching
+//! secrets concurrently.
 
 use sqlx::PgPool;
 
-use crate::auth::password;
-use crate::config::{ConfigError, DatabaseConfig, Env, HttpConfig};
+use crate::auth::TokenKeys;
+use crate::config::{
+    ConfigError, DatabaseConfig, Env, HttpConfig, JwtSecret, PasswordConfig, TokenSettings,
+};
 use crate::db;
+use crate::pagination::CursorKey;
+use crate::runtime::Load;
 use crate::secrets::Secrets;
 
-pub struct AppState {
-    pub db: PgPool,
-    pub http: HttpConfig,
-    /// bcrypt cost for new password hashes (`BCRYPT_COST`).
-    pub bcrypt_cost: u32,
+async fn database(env: &Env, secrets: &Secrets) -> Result<PgPool, ConfigError> {
+    Ok(db::pool(&DatabaseConfig::load(env, secrets).await?))
 }
 
-impl AppState {
-    pub async fn from_env(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
-        let database = DatabaseConfig::load(env, secrets).await?;
-        Self::new(db::pool(&database), env)
-    }
+/// Only the database (`health`).
+pub struct Database {
+    pub db: PgPool,
+}
 
-    /// The state around an existing pool, with the other settings from `env`.
-    pub fn new(db: PgPool, env: &Env) -> Result<Self, ConfigError> {
-        let bcrypt_cost = env.parse_or("BCRYPT_COST", password::DEFAULT_COST)?;
-        if !(password::MIN_COST..=password::MAX_COST).contains(&bcrypt_cost) {
-            return Err(ConfigError::Invalid {
-                name: "BCRYPT_COST".into(),
-                reason: format!(
-                    "must be between {} and {}",
-                    password::MIN_COST,
-                    password::MAX_COST
-                ),
-            });
+impl Load for Database {
+    async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
+        Ok(Self {
+            db: database(env, secrets).await?,
+        })
+    }
+}
+
+/// A function that acts for the signed-in caller: it verifies access tokens and signs page
+/// cursors (`me`, the task functions).
+pub struct Api {
+    pub db: PgPool,
+    pub http: HttpConfig,
+    pub keys: TokenKeys,
+    pub cursors: CursorKey,
+}
+
+impl Api {
+    pub fn new(db: PgPool, http: HttpConfig, secret: &JwtSecret, tokens: TokenSettings) -> Self {
+        Self {
+            db,
+            http,
+            keys: TokenKeys::new(secret, tokens),
+            cursors: CursorKey::derive(secret),
         }
+    }
+}
+
+impl Load for Api {
+    async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
+        let http = HttpConfig::from_env(env)?;
+        let tokens = TokenSettings::from_env(env)?;
+        let (db, secret) = tokio::try_join!(database(env, secrets), JwtSecret::load(env, secrets))?;
+        Ok(Self::new(db, http, &secret, tokens))
+    }
+}
+
+/// A function that creates accounts: it hashes passwords, and issues no token (`register`).
+pub struct Signup {
+    pub db: PgPool,
+    pub http: HttpConfig,
+    pub passwords: PasswordConfig,
+}
+
+impl Load for Signup {
+    async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
+        Ok(Self {
+            http: HttpConfig::from_env(env)?,
+            passwords: PasswordConfig::from_env(env)?,
+            db: database(env, secrets).await?,
+        })
+    }
+}
+
+/// A function that checks passwords and issues tokens (`login`).
+pub struct Credentials {
+    pub db: PgPool,
+    pub http: HttpConfig,
+    pub passwords: PasswordConfig,
+    pub keys: TokenKeys,
+}
+
+impl Load for Credentials {
+    async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
+        let http = HttpConfig::from_env(env)?;
+        let passwords = PasswordConfig::from_env(env)?;
+        let (db, keys) = tokio::try_join!(database(env, secrets), TokenKeys::load(env, secrets))?;
         Ok(Self {
             db,
-            http: HttpConfig::from_env(env)?,
-            bcrypt_cost,
+            http,
+            passwords,
+            keys,
         })
     }
 }

@@ -10,10 +10,11 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::password;
-use crate::auth::token::{TokenKeys, TokenSettings};
-use crate::config::{Env, JwtSecret};
-use crate::models::User;
-use crate::state::AppState;
+use crate::auth::token::TokenKeys;
+use crate::config::{Env, HttpConfig, JwtSecret, PasswordConfig, TokenSettings};
+use crate::state;
+use crate::tasks::Task;
+use crate::users::User;
 
 pub const TEST_JWT_SECRET: &str = "handler-tests-signing-secret-0123456789";
 
@@ -144,18 +145,55 @@ pub fn content_type(response: &Response<Body>) -> &str {
         .unwrap_or("")
 }
 
-/// Application state on the test database, hashing at the lowest allowed cost for speed.
-pub fn state(db: PgPool) -> AppState {
-    let env = Env::from_pairs([("BCRYPT_COST", password::MIN_COST.to_string())]);
-    AppState::new(db, &env).expect("valid test settings")
+fn test_secret() -> JwtSecret {
+    JwtSecret::new(SecretString::from(TEST_JWT_SECRET)).expect("a long secret")
+}
+
+fn test_http() -> HttpConfig {
+    HttpConfig::from_env(&Env::default()).expect("defaults")
+}
+
+/// Passwords hashed at the lowest allowed cost, for speed.
+fn test_passwords() -> PasswordConfig {
+    PasswordConfig {
+        bcrypt_cost: password::MIN_COST,
+    }
 }
 
 pub fn token_keys() -> TokenKeys {
-    let secret = JwtSecret::new(SecretString::from(TEST_JWT_SECRET)).expect("a long secret");
     TokenKeys::new(
-        &secret,
+        &test_secret(),
         TokenSettings::from_env(&Env::default()).expect("defaults"),
     )
+}
+
+/// The state of a function that acts for a signed-in caller, on the test database.
+pub fn api_state(db: PgPool) -> state::Api {
+    state::Api::new(
+        db,
+        test_http(),
+        &test_secret(),
+        TokenSettings::from_env(&Env::default()).expect("defaults"),
+    )
+}
+
+/// The state of `register`, on the test database.
+pub fn signup_state(db: PgPool) -> state::Signup {
+    state::Signup {
+        db,
+        http: test_http(),
+        passwords: test_passwords(),
+    }
+}
+
+/// The state of `login`, on the test database.
+pub fn credentials_state(db: PgPool) -> state::Credentials {
+    state::Credentials {
+        db,
+        http: test_http(),
+        passwords: test_passwords(),
+        keys: token_keys(),
+    }
 }
 
 /// Inserts a user with the given password, hashed at the lowest allowed cost.
@@ -207,13 +245,8 @@ pub fn valid_claims(user_id: Uuid) -> Value {
 }
 
 /// Inserts a pending task of `owner_id` with the given step names.
-pub async fn insert_task(
-    db: &PgPool,
-    owner_id: Uuid,
-    title: &str,
-    steps: &[&str],
-) -> crate::models::Task {
-    let task: crate::models::Task =
+pub async fn insert_task(db: &PgPool, owner_id: Uuid, title: &str, steps: &[&str]) -> Task {
+    let task: Task =
         sqlx::query_as("insert into tasks (owner_id, title) values ($1, $2) returning *")
             .bind(owner_id)
             .bind(title)

@@ -5,7 +5,7 @@
 - the functions of template.yaml (by binary) equal the crates in functions/, and every crate
   but `migrate` has at least one route;
 - each function's role may read exactly the secrets its code loads: the database secret, plus
-  the JWT secret where main.rs loads token keys (or the secret itself); no other secret, no wildcard, and the JWT ARN
+  the JWT secret where the function's state loads it; no other secret, no wildcard, and the JWT ARN
   is in its environment.
 
 `--self-test` also proves the check fails when a route is missing on either side, when a
@@ -39,7 +39,8 @@ def load():
     crates = {}
     for manifest in sorted((ROOT / "functions").glob("*/Cargo.toml")):
         name = tomllib.loads(manifest.read_text())["package"]["name"]
-        crates[name] = (manifest.parent / "src" / "main.rs").read_text()
+        src = manifest.parent / "src"
+        crates[name] = (src / "main.rs").read_text() + (src / "lib.rs").read_text()
     return template, cargo, crates
 
 
@@ -99,9 +100,13 @@ def secret_reads(properties):
     return reads
 
 
-def needs_jwt(main_rs):
-    """Whether the function loads the token secret at start-up."""
-    return any(name in main_rs for name in ("TokenKeys", "JwtSecret", "start_with_token_keys"))
+# The shared states (shared/src/state.rs) that load the token secret.
+JWT_STATES = ("shared::state::Api as State", "shared::state::Credentials as State")
+
+
+def needs_jwt(source):
+    """Whether the function's state loads the token secret at start-up."""
+    return any(name in source for name in JWT_STATES + ("JwtSecret::load", "TokenKeys::load"))
 
 
 def check(template, cargo, crates):

@@ -6,17 +6,19 @@ use std::time::Duration;
 use lambda_http::Request;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use serde_json::json;
+use shared::db;
 use shared::error::Problem;
 use shared::http::{self, ApiResult};
-use sqlx::PgPool;
+
+pub use shared::state::Database as State;
 
 /// The longest a health check waits for the database, whatever the pool's own timeouts.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(3);
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub async fn handle(db: &PgPool, _request: Request) -> ApiResult {
-    let ping = tokio::time::timeout(PING_TIMEOUT, sqlx::query("select 1").execute(db)).await;
+pub async fn handle(state: &State, _request: Request) -> ApiResult {
+    let ping = tokio::time::timeout(PING_TIMEOUT, db::ping(&state.db)).await;
     match ping {
         Ok(Ok(_)) => http::json(
             StatusCode::OK,
@@ -37,7 +39,7 @@ pub async fn handle(db: &PgPool, _request: Request) -> ApiResult {
 }
 
 fn unavailable() -> lambda_http::Response<lambda_http::Body> {
-    shared::db::note_failure();
+    db::note_failure();
     let mut response = Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "the database is unreachable",
@@ -56,6 +58,7 @@ mod tests {
     use super::*;
     use lambda_http::Body;
     use serde_json::Value;
+    use sqlx::PgPool;
     use sqlx::postgres::PgPoolOptions;
 
     fn get_health() -> Request {
@@ -72,7 +75,7 @@ mod tests {
 
     #[sqlx::test(migrator = "shared::db::MIGRATOR")]
     async fn reports_ok_when_the_database_answers(db: PgPool) {
-        let response = http::respond(handle(&db, get_health()).await);
+        let response = http::respond(handle(&State { db }, get_health()).await);
 
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
@@ -91,7 +94,7 @@ mod tests {
             .unwrap();
 
         let started = std::time::Instant::now();
-        let response = http::respond(handle(&dead, get_health()).await);
+        let response = http::respond(handle(&State { db: dead }, get_health()).await);
 
         assert_eq!(response.status(), 503);
         assert_eq!(

@@ -1,5 +1,5 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    let (state, keys) = shared::runtime::start_with_token_keys().await?;
-    shared::http::serve(|request| login::handle(&state, &keys, request)).await
+    let state: login::State = shared::runtime::start().await?;
+    shared::http::serve(|request| login::handle(&state, request)).await
 }

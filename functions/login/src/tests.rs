@@ -5,12 +5,13 @@ use shared::testing::{self, TestRequest, body_json};
 use sqlx::PgPool;
 
 use super::*;
+use shared::auth::throttle::FREE_FAILURES;
 
 const PASSWORD: &str = "correct horse battery staple";
 
-async fn login(state: &AppState, body: Value) -> lambda_http::Response<Body> {
+async fn login(state: &State, body: Value) -> lambda_http::Response<Body> {
     let request = TestRequest::post("/api/auth/login").json(&body).build();
-    http::respond(handle(state, &testing::token_keys(), request).await)
+    http::respond(handle(state, request).await)
 }
 
 async fn audit_actions(db: &PgPool) -> Vec<String> {
@@ -22,7 +23,7 @@ async fn audit_actions(db: &PgPool) -> Vec<String> {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn login_by_username_returns_a_bearer_token_for_the_user(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::credentials_state(db.clone());
     let user = testing::create_user(&db, "Ada", PASSWORD).await;
 
     let response = login(&state, json!({"login": "ada", "password": PASSWORD})).await;
@@ -41,7 +42,7 @@ async fn login_by_username_returns_a_bearer_token_for_the_user(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn login_by_email_in_another_case_and_by_each_key_works(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::credentials_state(db.clone());
     testing::create_user(&db, "grace", PASSWORD).await;
 
     for body in [
@@ -56,7 +57,7 @@ async fn login_by_email_in_another_case_and_by_each_key_works(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn wrong_password_and_unknown_user_get_the_same_401(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::credentials_state(db.clone());
     testing::create_user(&db, "ada", PASSWORD).await;
 
     let wrong_password = login(
@@ -86,7 +87,7 @@ async fn wrong_password_and_unknown_user_get_the_same_401(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn repeated_failures_are_throttled_and_a_success_resets_the_count(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::credentials_state(db.clone());
     let user = testing::create_user(&db, "ada", PASSWORD).await;
     let wrong = json!({"login": "ada", "password": "guessing, guessing, guessing"});
 
@@ -153,7 +154,7 @@ async fn repeated_failures_are_throttled_and_a_success_resets_the_count(db: PgPo
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn the_lock_doubles_with_each_failure_up_to_fifteen_minutes(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::credentials_state(db.clone());
     let user = testing::create_user(&db, "ada", PASSWORD).await;
     let lock_after_failure = |previous_failures: i32| {
         let db = db.clone();
@@ -206,7 +207,7 @@ async fn the_lock_doubles_with_each_failure_up_to_fifteen_minutes(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn throttled_attempts_do_not_extend_the_lock(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::credentials_state(db.clone());
     let user = testing::create_user(&db, "ada", PASSWORD).await;
     sqlx::query("update users set failed_login_count = 7, locked_until = now() + interval '60 seconds' where id = $1")
         .bind(user.id)
@@ -236,7 +237,7 @@ async fn throttled_attempts_do_not_extend_the_lock(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn invalid_login_bodies_are_422_or_400(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::credentials_state(db.clone());
     for (body, field) in [
         (json!({"password": PASSWORD}), "login"),
         (json!({"login": "ada"}), "password"),
@@ -257,14 +258,14 @@ async fn invalid_login_bodies_are_422_or_400(db: PgPool) {
     let request = TestRequest::post("/api/auth/login")
         .raw_body("application/json", "{")
         .build();
-    let malformed = http::respond(handle(&state, &testing::token_keys(), request).await);
+    let malformed = http::respond(handle(&state, request).await);
     assert_eq!(malformed.status(), 400);
     assert!(audit_actions(&db).await.is_empty());
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn no_audit_row_or_response_carries_the_password_or_token(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::credentials_state(db.clone());
     testing::create_user(&db, "ada", PASSWORD).await;
     let wrong = "a wrong password that is long";
     login(&state, json!({"login": "ada", "password": wrong})).await;

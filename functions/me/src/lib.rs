@@ -2,12 +2,13 @@
 
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
-use shared::AppState;
-use shared::auth::{TokenKeys, authenticate};
+use shared::auth::authenticate;
 use shared::http::{self, ApiResult};
 
-pub async fn handle(state: &AppState, keys: &TokenKeys, request: Request) -> ApiResult {
-    let user = authenticate(&request, keys, &state.db).await?;
+pub use shared::state::Api as State;
+
+pub async fn handle(state: &State, request: Request) -> ApiResult {
+    let user = authenticate(&request, &state.keys, &state.db).await?;
     http::json(StatusCode::OK, &user)
 }
 

@@ -9,8 +9,8 @@ use sqlx::PgPool;
 
 use super::*;
 
-async fn me(state: &AppState, request: TestRequest) -> lambda_http::Response<Body> {
-    http::respond(handle(state, &testing::token_keys(), request.build()).await)
+async fn me(state: &State, request: TestRequest) -> lambda_http::Response<Body> {
+    http::respond(handle(state, request.build()).await)
 }
 
 fn get_me() -> TestRequest {
@@ -25,7 +25,7 @@ fn challenge(response: &lambda_http::Response<Body>) -> &str {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_valid_token_gets_the_user_without_secrets(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
 
     let response = me(&state, get_me().bearer(&testing::token_for(user.id))).await;
@@ -44,7 +44,7 @@ async fn a_valid_token_gets_the_user_without_secrets(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_hand_signed_token_with_the_right_secret_and_claims_is_accepted(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
     let token = sign(&valid_claims(user.id), Algorithm::HS256, TEST_JWT_SECRET);
 
@@ -53,7 +53,7 @@ async fn a_hand_signed_token_with_the_right_secret_and_claims_is_accepted(db: Pg
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn hostile_tokens_get_401_invalid_token(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
     let good = valid_claims(user.id);
     let now = chrono::Utc::now().timestamp();
@@ -140,7 +140,7 @@ async fn hostile_tokens_get_401_invalid_token(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_token_of_a_deleted_user_is_refused(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
     let token = testing::token_for(user.id);
     sqlx::query("delete from users where id = $1")
@@ -157,7 +157,7 @@ async fn a_token_of_a_deleted_user_is_refused(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn authorization_header_variants(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
     let token = testing::token_for(user.id);
 

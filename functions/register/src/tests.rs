@@ -10,7 +10,7 @@ use super::*;
 
 const PASSWORD: &str = "correct horse battery staple";
 
-async fn register(state: &AppState, body: Value) -> lambda_http::Response<Body> {
+async fn register(state: &State, body: Value) -> lambda_http::Response<Body> {
     let request = TestRequest::post("/api/users/register").json(&body).build();
     http::respond(handle(state, request).await)
 }
@@ -29,7 +29,7 @@ fn field_errors(response: &lambda_http::Response<Body>, field: &str) -> Vec<Stri
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn creates_the_account_and_answers_201_with_the_user(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::signup_state(db.clone());
 
     let response = register(
         &state,
@@ -64,7 +64,7 @@ async fn creates_the_account_and_answers_201_with_the_user(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn records_the_registration_in_the_audit_log(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::signup_state(db.clone());
 
     let response = register(
         &state,
@@ -91,7 +91,7 @@ async fn records_the_registration_in_the_audit_log(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn each_invalid_field_is_422_with_its_reason_and_nothing_is_stored(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::signup_state(db.clone());
     let multibyte_64 = "ü".repeat(30) + &"zebra quilt moon ".repeat(2);
     let cases: Vec<(Value, &str, &str)> = vec![
         (
@@ -181,7 +181,7 @@ async fn each_invalid_field_is_422_with_its_reason_and_nothing_is_stored(db: PgP
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn every_invalid_field_is_reported_at_once(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::signup_state(db.clone());
 
     let response = register(
         &state,
@@ -197,7 +197,7 @@ async fn every_invalid_field_is_reported_at_once(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_password_of_exactly_72_bytes_is_accepted(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::signup_state(db.clone());
     let password =
         "ééé quiet violet rivers hum beneath paper lanterns".to_owned() + &"é".repeat(9) + "!";
     assert_eq!(password.len(), 72);
@@ -213,7 +213,7 @@ async fn a_password_of_exactly_72_bytes_is_accepted(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_taken_username_or_email_in_another_case_is_409_naming_it(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::signup_state(db.clone());
     let first = register(
         &state,
         json!({"username": "Ada", "email": "ada@example.com", "password": PASSWORD}),
@@ -253,7 +253,7 @@ async fn a_taken_username_or_email_in_another_case_is_409_naming_it(db: PgPool) 
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn concurrent_registrations_of_one_username_give_one_201_and_the_rest_409(db: PgPool) {
-    let state = Arc::new(testing::state(db.clone()));
+    let state = Arc::new(testing::signup_state(db.clone()));
     let mut requests = tokio::task::JoinSet::new();
     for i in 0..12 {
         let state = Arc::clone(&state);
@@ -281,7 +281,7 @@ async fn concurrent_registrations_of_one_username_give_one_201_and_the_rest_409(
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn unreadable_bodies_get_400_415_and_422(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::signup_state(db.clone());
     let send = |content_type: &str, body: &str| {
         TestRequest::post("/api/users/register")
             .raw_body(content_type, body)

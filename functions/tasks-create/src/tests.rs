@@ -6,18 +6,18 @@ use sqlx::PgPool;
 
 use super::*;
 
-async fn create(state: &AppState, token: &str, body: Value) -> lambda_http::Response<Body> {
+async fn create(state: &State, token: &str, body: Value) -> lambda_http::Response<Body> {
     let request = TestRequest::post("/api/tasks")
         .bearer(token)
         .json(&body)
         .build();
-    http::respond(handle(state, &testing::token_keys(), request).await)
+    http::respond(handle(state, request).await)
 }
 
-async fn setup(db: &PgPool) -> (AppState, shared::models::User, String) {
+async fn setup(db: &PgPool) -> (State, shared::users::User, String) {
     let user = testing::create_user(db, "ada", "correct horse battery staple").await;
     let token = testing::token_for(user.id);
-    (testing::state(db.clone()), user, token)
+    (testing::api_state(db.clone()), user, token)
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
@@ -247,32 +247,26 @@ async fn unauthenticated_and_unreadable_requests_are_refused(db: PgPool) {
     let anonymous = TestRequest::post("/api/tasks")
         .json(&json!({"title": "t"}))
         .build();
-    let response = http::respond(handle(&state, &testing::token_keys(), anonymous).await);
+    let response = http::respond(handle(&state, anonymous).await);
     assert_eq!(response.status(), 401);
 
     let malformed = TestRequest::post("/api/tasks")
         .bearer(&token)
         .raw_body("application/json", "{\"title\"")
         .build();
-    assert_eq!(
-        http::respond(handle(&state, &testing::token_keys(), malformed).await).status(),
-        400
-    );
+    assert_eq!(http::respond(handle(&state, malformed).await).status(), 400);
 
     let text = TestRequest::post("/api/tasks")
         .bearer(&token)
         .raw_body("text/plain", "title")
         .build();
-    assert_eq!(
-        http::respond(handle(&state, &testing::token_keys(), text).await).status(),
-        415
-    );
+    assert_eq!(http::respond(handle(&state, text).await).status(), 415);
 
     let duplicate = TestRequest::post("/api/tasks")
         .bearer(&token)
         .raw_body("application/json", r#"{"title": "a", "title": "b"}"#)
         .build();
-    let response = http::respond(handle(&state, &testing::token_keys(), duplicate).await);
+    let response = http::respond(handle(&state, duplicate).await);
     assert_eq!(response.status(), 422, "{:?}", body_json(&response));
     assert_eq!(count(&db, "select count(*) from tasks").await, 0);
 }

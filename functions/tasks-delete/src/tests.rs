@@ -5,17 +5,17 @@ use sqlx::PgPool;
 
 use super::*;
 
-async fn delete(state: &AppState, token: &str, id: &str) -> lambda_http::Response<Body> {
+async fn delete(state: &State, token: &str, id: &str) -> lambda_http::Response<Body> {
     let request = TestRequest::new("DELETE", &format!("/api/tasks/{id}"))
         .bearer(token)
         .path_parameter("id", id)
         .build();
-    http::respond(handle(state, &testing::token_keys(), request).await)
+    http::respond(handle(state, request).await)
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn deletes_the_task_and_its_steps_and_keeps_an_audit_row(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
     let task = testing::insert_task(&db, user.id, "old", &["a", "b"]).await;
     let token = testing::token_for(user.id);
@@ -42,7 +42,7 @@ async fn deletes_the_task_and_its_steps_and_keeps_an_audit_row(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn another_users_task_is_404_and_stays(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let ada = testing::create_user(&db, "ada", "correct horse battery staple").await;
     let grace = testing::create_user(&db, "grace", "correct horse battery staple").await;
     let adas = testing::insert_task(&db, ada.id, "mine", &["a"]).await;
@@ -57,7 +57,7 @@ async fn another_users_task_is_404_and_stays(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_bad_id_is_400_and_no_token_is_401(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
     let task = testing::insert_task(&db, user.id, "t", &[]).await;
 
@@ -70,16 +70,13 @@ async fn a_bad_id_is_400_and_no_token_is_401(db: PgPool) {
     let request = TestRequest::new("DELETE", "/api/tasks/x")
         .path_parameter("id", &task.id.to_string())
         .build();
-    assert_eq!(
-        http::respond(handle(&state, &testing::token_keys(), request).await).status(),
-        401
-    );
+    assert_eq!(http::respond(handle(&state, request).await).status(), 401);
     assert_eq!(count(&db, "select count(*) from tasks").await, 1);
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_token_of_a_deleted_user_is_401(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
     let task = testing::insert_task(&db, user.id, "t", &[]).await;
     sqlx::query("delete from users where id = $1")

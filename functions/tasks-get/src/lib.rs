@@ -3,22 +3,22 @@
 
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
-use shared::auth::{TokenKeys, authenticate_token, ensure_user_exists};
-use shared::http::{self, ApiResult};
-use shared::tasks;
-use shared::{ApiError, AppState};
+use shared::auth::{authenticate_token, not_found};
+use shared::http::{self, ApiResult, etag};
+use shared::tasks::store;
 
-pub async fn handle(state: &AppState, keys: &TokenKeys, request: Request) -> ApiResult {
-    let user_id = authenticate_token(&request, keys)?;
-    let id = tasks::task_id(&request)?;
+pub use shared::state::Api as State;
+
+pub async fn handle(state: &State, request: Request) -> ApiResult {
+    let user_id = authenticate_token(&request, &state.keys)?;
+    let id = http::path_id(&request, "id")?;
 
     // One round trip: the task with its steps. Finding it proves its owner still exists.
-    let Some(found) = tasks::find_owned(&state.db, user_id, id).await? else {
-        ensure_user_exists(&state.db, user_id).await?;
-        return Err(ApiError::NotFound);
+    let Some(task) = store::find_owned(&state.db, user_id, id).await? else {
+        return Err(not_found(&state.db, user_id).await);
     };
-    let version = found.task.version;
-    tasks::with_etag(http::json(StatusCode::OK, &found)?, version)
+    let version = task.task.version;
+    etag::with_etag(http::json(StatusCode::OK, &task)?, version)
 }
 
 #[cfg(test)]

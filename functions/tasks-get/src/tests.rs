@@ -5,17 +5,17 @@ use sqlx::PgPool;
 
 use super::*;
 
-async fn get(state: &AppState, token: &str, id: &str) -> lambda_http::Response<Body> {
+async fn get(state: &State, token: &str, id: &str) -> lambda_http::Response<Body> {
     let request = TestRequest::get(&format!("/api/tasks/{id}"))
         .bearer(token)
         .path_parameter("id", id)
         .build();
-    http::respond(handle(state, &testing::token_keys(), request).await)
+    http::respond(handle(state, request).await)
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn returns_the_task_with_steps_in_order_and_its_etag(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
     let task = testing::insert_task(&db, user.id, "write", &["draft", "edit", "publish"]).await;
 
@@ -37,7 +37,7 @@ async fn returns_the_task_with_steps_in_order_and_its_etag(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn another_users_task_is_404_exactly_like_a_missing_one(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let ada = testing::create_user(&db, "ada", "correct horse battery staple").await;
     let grace = testing::create_user(&db, "grace", "correct horse battery staple").await;
     let adas = testing::insert_task(&db, ada.id, "private", &[]).await;
@@ -53,7 +53,7 @@ async fn another_users_task_is_404_exactly_like_a_missing_one(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn an_id_that_is_not_a_uuid_is_400_and_no_token_is_401(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
 
     let bad_id = get(&state, &testing::token_for(user.id), "42").await;
@@ -63,13 +63,13 @@ async fn an_id_that_is_not_a_uuid_is_400_and_no_token_is_401(db: PgPool) {
     let request = TestRequest::get("/api/tasks/x")
         .path_parameter("id", &uuid::Uuid::new_v4().to_string())
         .build();
-    let anonymous = http::respond(handle(&state, &testing::token_keys(), request).await);
+    let anonymous = http::respond(handle(&state, request).await);
     assert_eq!(anonymous.status(), 401);
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_token_of_a_deleted_user_is_401(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
     let task = testing::insert_task(&db, user.id, "t", &[]).await;
     sqlx::query("delete from users where id = $1")

@@ -1,25 +1,19 @@
 use std::collections::HashSet;
 
 use lambda_http::Body;
-use secrecy::SecretString;
 use serde_json::Value;
-use shared::config::JwtSecret;
-use shared::testing::{self, TEST_JWT_SECRET, TestRequest, body_json};
+use shared::testing::{self, TestRequest, body_json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::*;
 
-fn cursor_key() -> CursorKey {
-    CursorKey::derive(&JwtSecret::new(SecretString::from(TEST_JWT_SECRET)).unwrap())
-}
-
-async fn list(state: &AppState, token: &str, query: &str) -> lambda_http::Response<Body> {
+async fn list(state: &State, token: &str, query: &str) -> lambda_http::Response<Body> {
     let request = TestRequest::get("/api/tasks")
         .bearer(token)
         .query(query)
         .build();
-    http::respond(handle(state, &testing::token_keys(), &cursor_key(), request).await)
+    http::respond(handle(state, request).await)
 }
 
 /// Inserts `n` tasks of `owner` whose creation times descend from now, three to a timestamp so
@@ -63,7 +57,7 @@ fn ids(page: &Value) -> Vec<String> {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn paging_with_limit_7_returns_250_tasks_once_each_in_order(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
     insert_tasks(&db, user.id, 250).await;
     let token = testing::token_for(user.id);
@@ -93,7 +87,7 @@ async fn paging_with_limit_7_returns_250_tasks_once_each_in_order(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn tasks_created_between_pages_do_not_shift_the_next_page(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
     insert_tasks(&db, user.id, 30).await;
     let before = expected_order(&db, user.id).await;
@@ -112,7 +106,7 @@ async fn tasks_created_between_pages_do_not_shift_the_next_page(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_user_sees_only_their_own_tasks(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let ada = testing::create_user(&db, "ada", "correct horse battery staple").await;
     let grace = testing::create_user(&db, "grace", "correct horse battery staple").await;
     insert_tasks(&db, ada.id, 4).await;
@@ -133,7 +127,7 @@ async fn a_user_sees_only_their_own_tasks(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn the_status_filter_pages_through_only_that_status(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
     insert_tasks(&db, user.id, 50).await;
     let token = testing::token_for(user.id);
@@ -166,7 +160,7 @@ async fn the_status_filter_pages_through_only_that_status(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn the_default_page_is_20_and_the_last_page_has_no_cursor(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
     insert_tasks(&db, user.id, 21).await;
     let token = testing::token_for(user.id);
@@ -181,7 +175,7 @@ async fn the_default_page_is_20_and_the_last_page_has_no_cursor(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn bad_parameters_and_tampered_or_borrowed_cursors_are_400(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let ada = testing::create_user(&db, "ada", "correct horse battery staple").await;
     let grace = testing::create_user(&db, "grace", "correct horse battery staple").await;
     insert_tasks(&db, ada.id, 5).await;
@@ -224,10 +218,9 @@ async fn bad_parameters_and_tampered_or_borrowed_cursors_are_400(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn listing_needs_a_token(db: PgPool) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let request = TestRequest::get("/api/tasks").build();
-    let response =
-        http::respond(handle(&state, &testing::token_keys(), &cursor_key(), request).await);
+    let response = http::respond(handle(&state, request).await);
     assert_eq!(response.status(), 401);
 }
 
@@ -235,7 +228,7 @@ async fn listing_needs_a_token(db: PgPool) {
 async fn a_token_of_a_deleted_user_is_401_while_a_user_without_tasks_gets_an_empty_page(
     db: PgPool,
 ) {
-    let state = testing::state(db.clone());
+    let state = testing::api_state(db.clone());
     let gone = testing::create_user(&db, "ada", "correct horse battery staple").await;
     let idle = testing::create_user(&db, "grace", "correct horse battery staple").await;
     insert_tasks(&db, gone.id, 3).await;

@@ -7,8 +7,7 @@ use uuid::Uuid;
 
 use crate::auth::token::TokenKeys;
 use crate::error::ApiError;
-use crate::models::User;
-use crate::users;
+use crate::users::{self, User};
 
 /// The user behind the request's `Authorization: Bearer <token>`, or a 401 with a
 /// `WWW-Authenticate: Bearer` challenge (`error="invalid_token"` when a token was presented
@@ -19,7 +18,7 @@ pub async fn authenticate(
     db: &PgPool,
 ) -> Result<User, ApiError> {
     let user_id = authenticate_token(request, keys)?;
-    users::find_by_id(db, user_id)
+    users::store::find_by_id(db, user_id)
         .await?
         .ok_or_else(|| unknown_user(user_id))
 }
@@ -39,10 +38,19 @@ pub fn authenticate_token(request: &Request, keys: &TokenKeys) -> Result<Uuid, A
 
 /// `Ok` when the token's user still exists, else the 401 for a token of a deleted user.
 pub async fn ensure_user_exists(db: &PgPool, user_id: Uuid) -> Result<(), ApiError> {
-    if users::exists(db, user_id).await? {
+    if users::store::exists(db, user_id).await? {
         Ok(())
     } else {
         Err(unknown_user(user_id))
+    }
+}
+
+/// The answer for a resource of the caller that was not found: 404, or the 401 of a token whose
+/// user no longer exists (a second statement, on this failure path only).
+pub async fn not_found(db: &PgPool, user_id: Uuid) -> ApiError {
+    match ensure_user_exists(db, user_id).await {
+        Ok(()) => ApiError::NotFound,
+        Err(err) => err,
     }
 }
 

@@ -20,7 +20,7 @@ pub fn dummy_hash(cost: u32) -> String {
 }
 
 /// Hashes a password at `cost`. The password must already be within bcrypt's 72 bytes
-/// (see `validation::NewPassword`); a longer one is an error, never silently truncated.
+/// (see `users::NewPassword`); a longer one is an error, never silently truncated.
 pub async fn hash_password(password: SecretString, cost: u32) -> Result<String, ApiError> {
     tokio::task::spawn_blocking(move || hash_blocking(password.expose_secret(), cost))
         .await

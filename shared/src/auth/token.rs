@@ -7,37 +7,12 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::config::{ConfigError, Env, JwtSecret};
+use crate::config::{ConfigError, Env, JwtSecret, TokenSettings};
 use crate::error::ApiError;
 use crate::secrets::Secrets;
 
 /// Largest clock difference tolerated between the issuer and a verifier.
 pub const LEEWAY: Duration = Duration::from_secs(30);
-
-/// Who issues tokens, for whom, and for how long.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TokenSettings {
-    pub issuer: String,
-    pub audience: String,
-    pub lifetime: Duration,
-}
-
-impl TokenSettings {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let lifetime_secs: u64 = env.parse_or("ACCESS_TOKEN_TTL_SECONDS", 15 * 60)?;
-        if !(60..=24 * 60 * 60).contains(&lifetime_secs) {
-            return Err(ConfigError::Invalid {
-                name: "ACCESS_TOKEN_TTL_SECONDS".into(),
-                reason: "must be between 60 and 86400".into(),
-            });
-        }
-        Ok(Self {
-            issuer: env.get("JWT_ISSUER").unwrap_or("taskapi").to_owned(),
-            audience: env.get("JWT_AUDIENCE").unwrap_or("taskapi").to_owned(),
-            lifetime: Duration::from_secs(lifetime_secs),
-        })
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Claims {
@@ -88,7 +63,7 @@ impl TokenKeys {
     }
 
     /// The secret (`JWT_SECRET` or `JWT_SECRET_ARN`) and settings from the environment.
-    pub async fn from_env(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
+    pub async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
         let secret = JwtSecret::load(env, secrets).await?;
         Ok(Self::new(&secret, TokenSettings::from_env(env)?))
     }

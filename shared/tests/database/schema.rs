@@ -1,5 +1,7 @@
 //! The data rules the schema itself enforces, whatever the Rust code does.
 
+use shared::db::{StoreError, Violation};
+use shared::tasks::TaskStatus;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -55,8 +57,13 @@ async fn usernames_are_unique_ignoring_case(db: PgPool) {
         .unwrap_err();
 
     assert_eq!(constraint(&err), Some("users_username_unique"));
-    let fields = shared::db::unique_violation(&err).expect("a known unique index");
-    assert_eq!(fields.get("username").unwrap(), ["is already taken"]);
+    assert_eq!(
+        shared::db::violation(&err),
+        Some(Violation::Taken {
+            field: "username",
+            message: "is already taken"
+        })
+    );
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
@@ -67,12 +74,10 @@ async fn emails_are_unique_and_must_be_stored_lower_case(db: PgPool) {
         .await
         .unwrap_err();
     assert_eq!(constraint(&duplicate), Some("users_email_unique"));
-    assert!(
-        shared::db::unique_violation(&duplicate)
-            .unwrap()
-            .get("email")
-            .is_some()
-    );
+    assert!(matches!(
+        shared::db::violation(&duplicate),
+        Some(Violation::Taken { field: "email", .. })
+    ));
 
     let upper = insert_user(&db, "grace", "Grace@Example.com")
         .await
@@ -121,12 +126,20 @@ async fn task_status_and_priority_are_checked(db: PgPool) {
     let owner = insert_user(&db, "ada", "ada@example.com").await.unwrap();
     let task = insert_task(&db, owner, None).await.unwrap();
 
-    let bad_status = sqlx::query("update tasks set status = 'done' where id = $1")
+    let bad_status =
+        sqlx::query("insert into tasks (owner_id, title, status) values ($1, 't', 'done')")
+            .bind(owner)
+            .execute(&db)
+            .await
+            .unwrap_err();
+    assert_eq!(constraint(&bad_status), Some("tasks_status_valid"));
+    // Changed to a name it does not know, a status is refused by the transition table first.
+    let bad_change = sqlx::query("update tasks set status = 'done' where id = $1")
         .bind(task)
         .execute(&db)
         .await
         .unwrap_err();
-    assert_eq!(constraint(&bad_status), Some("tasks_status_valid"));
+    assert_eq!(constraint(&bad_change), Some("tasks_status_transition"));
 
     let bad_priority = sqlx::query("update tasks set priority = 101 where id = $1")
         .bind(task)
@@ -135,9 +148,14 @@ async fn task_status_and_priority_are_checked(db: PgPool) {
         .unwrap_err();
     assert_eq!(constraint(&bad_priority), Some("tasks_priority_range"));
 
-    for status in shared::models::TaskStatus::ALL {
-        sqlx::query("update tasks set status = $2 where id = $1")
-            .bind(task)
+    let owner: Uuid = sqlx::query_scalar("select owner_id from tasks where id = $1")
+        .bind(task)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    for status in TaskStatus::ALL {
+        sqlx::query("insert into tasks (owner_id, title, status) values ($1, 't', $2)")
+            .bind(owner)
             .bind(status)
             .execute(&db)
             .await
@@ -317,7 +335,10 @@ async fn text_the_database_cannot_store_becomes_a_400_not_a_500(db: PgPool) {
         .unwrap_err();
 
     for err in [in_text, in_json] {
-        let api = shared::ApiError::from(err);
+        let api = shared::ApiError::from(StoreError {
+            operation: "tasks.create",
+            source: err,
+        });
         assert_eq!(api.status(), 400, "{api:?}");
     }
 }

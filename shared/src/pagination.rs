@@ -1,26 +1,104 @@
-//! The opaque page cursor: the position of the last task of a page, (created_at, id), bound to
-//! the caller and the status filter and signed, so a garbage, tampered or borrowed cursor is a
-//! 400 instead of a wrong page.
+//! Keyset pagination: a page of at most `limit` items and an opaque cursor to the next one. The
+//! cursor is the position of the last item of a page, (created_at, id), bound to the caller,
+//! the listing and its filter, and signed, so a garbage, tampered or borrowed cursor is a 400
+//! instead of a wrong page.
 
 use aws_lc_rs::{constant_time, hmac};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use uuid::Uuid;
 
-use shared::config::JwtSecret;
+use crate::config::JwtSecret;
+use crate::error::ApiError;
+use crate::http::QueryParameters;
 
-/// Where the next page starts: after this task in newest-first order.
+pub const DEFAULT_LIMIT: i64 = 20;
+pub const MAX_LIMIT: i64 = 100;
+
+/// One page of a listing, as responses show it.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Where the next page starts: after this item in newest-first order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
     pub created_at: DateTime<Utc>,
     pub id: Uuid,
 }
 
-/// What a cursor is valid for.
+/// What a cursor is valid for: one listing of one caller with one filter.
 pub struct Scope<'a> {
+    pub listing: &'static str,
     pub owner_id: Uuid,
-    pub status: Option<&'a str>,
+    pub filter: Option<&'a str>,
+}
+
+/// The page a request asks for: `limit` (1 to `MAX_LIMIT`) and `cursor`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PageRequest {
+    pub limit: i64,
+    pub after: Option<Position>,
+}
+
+impl PageRequest {
+    pub fn parse(
+        parameters: &QueryParameters,
+        key: &CursorKey,
+        scope: &Scope<'_>,
+    ) -> Result<Self, ApiError> {
+        let limit = match parameters.single("limit")? {
+            None => DEFAULT_LIMIT,
+            Some(raw) => raw
+                .parse()
+                .ok()
+                .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+                .ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "limit must be a whole number from 1 to {MAX_LIMIT}"
+                    ))
+                })?,
+        };
+        let after = match parameters.single("cursor")? {
+            None => None,
+            Some(cursor) => Some(key.decode(cursor, scope).ok_or_else(|| {
+                ApiError::BadRequest(
+                    "cursor is not one this listing gave out; start again without it".into(),
+                )
+            })?),
+        };
+        Ok(Self { limit, after })
+    }
+
+    /// How many rows to fetch: one more than the page, to learn whether another page follows.
+    pub fn fetch(&self) -> i64 {
+        self.limit + 1
+    }
+
+    /// The page of `rows` (fetched with `fetch()`), with a cursor when more follow.
+    pub fn page<T>(
+        &self,
+        mut rows: Vec<T>,
+        key: &CursorKey,
+        scope: &Scope<'_>,
+        position: impl Fn(&T) -> Position,
+    ) -> Page<T> {
+        let limit = usize::try_from(self.limit).unwrap_or(usize::MAX);
+        let next_cursor = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(|last| key.encode(position(last), scope))
+        } else {
+            None
+        };
+        Page {
+            items: rows,
+            next_cursor,
+        }
+    }
 }
 
 const TAG_BYTES: usize = 16;
@@ -32,7 +110,7 @@ impl CursorKey {
     /// A key of its own, derived from the token secret, so cursors and tokens never share one.
     pub fn derive(secret: &JwtSecret) -> Self {
         let derivation = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-        let key = hmac::sign(&derivation, b"taskapi tasks-list cursor key v1");
+        let key = hmac::sign(&derivation, b"taskapi list cursor key v1");
         Self(hmac::Key::new(hmac::HMAC_SHA256, key.as_ref()))
     }
 
@@ -66,8 +144,10 @@ impl CursorKey {
     fn tag(&self, payload: &[u8], scope: &Scope<'_>) -> [u8; TAG_BYTES] {
         let mut context = hmac::Context::with_key(&self.0);
         context.update(payload);
+        context.update(scope.listing.as_bytes());
+        context.update(b"\0");
         context.update(scope.owner_id.as_bytes());
-        context.update(scope.status.unwrap_or("*").as_bytes());
+        context.update(scope.filter.unwrap_or("*").as_bytes());
         let full = context.sign();
         let mut tag = [0; TAG_BYTES];
         tag.copy_from_slice(&full.as_ref()[..TAG_BYTES]);
@@ -96,8 +176,9 @@ mod tests {
         let key = key("cursor-test-secret-that-is-long-enough");
         let owner = Uuid::new_v4();
         let scope = Scope {
+            listing: "tasks",
             owner_id: owner,
-            status: Some("pending"),
+            filter: Some("pending"),
         };
         let position = position();
 
@@ -116,8 +197,9 @@ mod tests {
         let key = key("cursor-test-secret-that-is-long-enough");
         let owner = Uuid::new_v4();
         let scope = Scope {
+            listing: "tasks",
             owner_id: owner,
-            status: None,
+            filter: None,
         };
         let cursor = key.encode(position(), &scope);
 
@@ -127,15 +209,23 @@ mod tests {
         assert_eq!(key.decode(&tampered, &scope), None);
 
         let someone_else = Scope {
+            listing: "tasks",
             owner_id: Uuid::new_v4(),
-            status: None,
+            filter: None,
         };
         assert_eq!(key.decode(&cursor, &someone_else), None);
         let other_filter = Scope {
+            listing: "tasks",
             owner_id: owner,
-            status: Some("failed"),
+            filter: Some("failed"),
         };
         assert_eq!(key.decode(&cursor, &other_filter), None);
+        let other_listing = Scope {
+            listing: "agents",
+            owner_id: owner,
+            filter: None,
+        };
+        assert_eq!(key.decode(&cursor, &other_listing), None);
         let other_key = self::key("another-secret-of-enough-length-for-jwt");
         assert_eq!(other_key.decode(&cursor, &scope), None);
 

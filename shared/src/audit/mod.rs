@@ -1,11 +1,12 @@
-//! The audit log: who did what to which entity. Rows are written with the same executor (and
-//! so in the same transaction) as the change they record.
+//! The audit log: who did what to which entity. The statements that change an entity write its
+//! audit row themselves (in the same statement); `store::record` writes an event on its own.
+
+pub mod store;
 
 use lambda_http::Request;
 use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 use serde_json::{Map, Value};
-use sqlx::PgExecutor;
 use uuid::Uuid;
 
 /// One audit row to write.
@@ -65,19 +66,4 @@ fn source_ip(request: &Request) -> Option<String> {
         #[allow(unreachable_patterns)]
         _ => None,
     }
-}
-
-pub async fn record(db: impl PgExecutor<'_>, event: AuditEvent) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
-         values ($1, $2, $3, $4, $5)",
-    )
-    .bind(event.actor_id)
-    .bind(event.action)
-    .bind(event.entity_type)
-    .bind(event.entity_id)
-    .bind(Value::Object(event.metadata))
-    .execute(db)
-    .await?;
-    Ok(())
 }

@@ -286,6 +286,83 @@ impl NewUser {
     }
 }
 
+/// The login body: the account as `login` (username or email), or as `username` or `email`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    login: Option<String>,
+    username: Option<String>,
+    email: Option<String>,
+    password: Option<SecretString>,
+}
+
+/// A well-formed login attempt: which account, and the password to check.
+pub struct Credentials {
+    pub login: String,
+    pub password: SecretString,
+}
+
+impl Credentials {
+    pub const MAX_LOGIN_CHARS: usize = 254;
+    /// Far above any valid password, small enough that nothing large reaches bcrypt.
+    pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+    pub fn parse(request: LoginRequest) -> Result<Self, ApiError> {
+        let mut errors = FieldErrors::new();
+        let given: Vec<(&str, String)> = [
+            ("login", request.login),
+            ("username", request.username),
+            ("email", request.email),
+        ]
+        .into_iter()
+        .filter_map(|(field, value)| value.map(|v| (field, v)))
+        .collect();
+        let login = match given.as_slice() {
+            [(field, value)] => {
+                let value = value.trim();
+                if value.is_empty() {
+                    errors.add(*field, "must not be empty");
+                } else if value.contains('\0') {
+                    errors.add(*field, "must not contain the NUL character (\\u0000)");
+                } else if value.chars().count() > Self::MAX_LOGIN_CHARS {
+                    errors.add(
+                        *field,
+                        format!("must be at most {} characters", Self::MAX_LOGIN_CHARS),
+                    );
+                }
+                value.to_owned()
+            }
+            [] => {
+                errors.add("login", "is required (a username or an email address)");
+                String::new()
+            }
+            _ => {
+                errors.add("login", "give only one of login, username and email");
+                String::new()
+            }
+        };
+        let password = match request.password {
+            Some(password) if password.expose_secret().is_empty() => {
+                errors.add("password", "must not be empty");
+                password
+            }
+            Some(password) if password.expose_secret().len() > Self::MAX_PASSWORD_BYTES => {
+                errors.add(
+                    "password",
+                    format!("must be at most {} bytes", Self::MAX_PASSWORD_BYTES),
+                );
+                password
+            }
+            Some(password) => password,
+            None => {
+                errors.add("password", "is required");
+                SecretString::from("")
+            }
+        };
+        errors.into_result(Self { login, password })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

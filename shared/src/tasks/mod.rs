@@ -1,0 +1,125 @@
+//! Tasks and their ordered steps: the rows as clients see them, the input rules (`types`), the
+//! status names (`status`; the transition table itself lives in the database), and every SQL
+//! statement on tasks (`store`).
+
+pub mod status;
+pub mod store;
+pub mod types;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, Row};
+use uuid::Uuid;
+
+pub use status::TaskStatus;
+pub use types::{NewTask, TaskChanges};
+
+/// A task owned by a user, optionally run by one of the user's agents.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Task {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub agent_id: Option<Uuid>,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: TaskStatus,
+    pub priority: i32,
+    pub input: Value,
+    pub result: Option<Value>,
+    pub version: i64,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One step of a task, at its position in the task's order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct TaskStep {
+    pub id: Uuid,
+    pub task_id: Uuid,
+    pub position: i32,
+    pub name: String,
+    pub status: TaskStatus,
+    pub input: Value,
+    pub output: Option<Value>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A task with its steps in order, as single-task responses show it: the task's fields in the
+/// order a list shows them, then `steps`.
+#[derive(Debug, Serialize)]
+pub struct TaskWithSteps {
+    #[serde(flatten)]
+    pub task: Task,
+    pub steps: Vec<TaskStep>,
+}
+
+/// A row of a task's columns plus a `steps` column holding its steps as a JSON array, so one
+/// statement returns the task with its steps.
+impl<'r> FromRow<'r, PgRow> for TaskWithSteps {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        let sqlx::types::Json(mut steps): sqlx::types::Json<Vec<TaskStep>> =
+            row.try_get("steps")?;
+        steps.sort_by_key(|step| step.position);
+        Ok(Self {
+            task: Task::from_row(row)?,
+            steps,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task() -> Task {
+        Task {
+            id: Uuid::new_v4(),
+            owner_id: Uuid::new_v4(),
+            agent_id: None,
+            title: "write".into(),
+            description: None,
+            status: TaskStatus::Pending,
+            priority: 0,
+            input: serde_json::json!({}),
+            result: None,
+            version: 1,
+            started_at: None,
+            completed_at: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn keys_in_order(text: &str) -> Vec<String> {
+        let value: serde_json::Map<String, Value> = serde_json::from_str(text).unwrap();
+        let mut keys: Vec<(usize, String)> = value
+            .keys()
+            .map(|key| (text.find(&format!("\"{key}\":")).unwrap(), key.clone()))
+            .collect();
+        keys.sort();
+        keys.into_iter().map(|(_, key)| key).collect()
+    }
+
+    #[test]
+    fn a_single_task_lists_its_fields_in_the_order_of_a_list_item_then_steps() {
+        let task = task();
+        let item = serde_json::to_string(&task).unwrap();
+        let single = serde_json::to_string(&TaskWithSteps {
+            task,
+            steps: Vec::new(),
+        })
+        .unwrap();
+
+        let mut expected = keys_in_order(&item);
+        expected.push("steps".into());
+        assert_eq!(keys_in_order(&single), expected);
+        assert_eq!(keys_in_order(&item)[..3], ["id", "owner_id", "agent_id"]);
+    }
+}

@@ -1,0 +1,296 @@
+//! Every SQL statement on tasks and their steps, one function per operation. Each is one round
+//! trip on its success path and writes its audit row in the same statement. Every statement is
+//! scoped by owner, so another user's task is never read, changed or deleted.
+
+use serde_json::{Value, json};
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+use crate::db::{Operation, StoreError};
+use crate::error::ApiError;
+use crate::pagination::Position;
+use crate::tasks::{NewTask, Task, TaskChanges, TaskStatus, TaskWithSteps};
+
+/// The `steps` column of a task row named `$task`: its steps in order, as a JSON array.
+macro_rules! steps_of {
+    ($task:literal) => {
+        concat!(
+            "coalesce((select json_agg(s order by s.position) from task_steps s where s.task_id = ",
+            $task,
+            ".id), '[]') as steps"
+        )
+    };
+}
+
+/// The outcome of a write that only applies to a version the client still has.
+#[derive(Debug)]
+pub enum Written<T> {
+    Done(T),
+    /// The task exists, but not at a version `If-Match` named.
+    Stale,
+    /// No such task of this owner.
+    Missing,
+}
+
+/// Why an update was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    /// The transition table does not let the task's current status become the one asked for.
+    #[error("a {} task cannot become {}", from.as_str(), to.as_str())]
+    Forbidden { from: TaskStatus, to: TaskStatus },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<UpdateError> for ApiError {
+    fn from(err: UpdateError) -> Self {
+        match err {
+            UpdateError::Forbidden { .. } => ApiError::unprocessable("status", err.to_string()),
+            UpdateError::Store(err) => err.into(),
+        }
+    }
+}
+
+/// The caller's task `id` with its steps; `None` when there is no such task or it is someone
+/// else's.
+pub async fn find_owned(
+    db: impl PgExecutor<'_>,
+    owner_id: Uuid,
+    id: Uuid,
+) -> Result<Option<TaskWithSteps>, StoreError> {
+    sqlx::query_as(concat!(
+        "select t.*, ",
+        steps_of!("t"),
+        " from tasks t where t.id = $1 and t.owner_id = $2"
+    ))
+    .bind(id)
+    .bind(owner_id)
+    .fetch_optional(db)
+    .await
+    .during("tasks.find_owned")
+}
+
+/// Writes the task, its steps in the order given and its `task.create` audit row: all of them
+/// or none. The status trigger sets `started_at`/`completed_at`; the owner's foreign key
+/// refuses a deleted user, `tasks_agent_owned_by_owner` an agent that is not the owner's.
+pub async fn create(
+    db: impl PgExecutor<'_>,
+    owner_id: Uuid,
+    task: &NewTask,
+    audit_metadata: &Value,
+) -> Result<TaskWithSteps, StoreError> {
+    let (names, inputs): (Vec<&str>, Vec<&Value>) = task
+        .steps
+        .iter()
+        .map(|step| (step.name.as_str(), step.input.as_value()))
+        .unzip();
+    sqlx::query_as(
+        "with task as ( \
+             insert into tasks (owner_id, agent_id, title, description, status, priority, input) \
+             values ($1, $2, $3, $4, $5, $6, $7) \
+             returning *), \
+         steps as ( \
+             insert into task_steps (task_id, position, name, input) \
+             select task.id, step.ordinality - 1, step.name, step.input \
+             from task, unnest($8::text[], $9::jsonb[]) with ordinality as step(name, input, ordinality) \
+             returning *), \
+         audit as ( \
+             insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
+             select owner_id, 'task.create', 'task', id, \
+                    $10::jsonb || jsonb_build_object('status', status, 'steps', cardinality($8::text[])) \
+             from task) \
+         select task.*, coalesce((select json_agg(steps order by position) from steps), '[]') as steps \
+         from task",
+    )
+    .bind(owner_id)
+    .bind(task.agent_id)
+    .bind(task.title.as_str())
+    .bind(task.description.as_ref().map(|d| d.as_str()))
+    .bind(task.status)
+    .bind(task.priority.get())
+    .bind(task.input.as_value())
+    .bind(names)
+    .bind(inputs)
+    .bind(audit_metadata)
+    .fetch_one(db)
+    .await
+    .during("tasks.create")
+}
+
+/// Applies `changes` to the caller's task if its version is one of `versions` (any version when
+/// `None`), increments the version and writes the `task.update` audit row, in one statement.
+///
+/// The row is locked and the conditions are checked against its latest committed version, so
+/// concurrent updates never lose a change: each applies in turn, or gets `Stale` when it named
+/// a version. A status change the transition table forbids fails with
+/// `tasks_status_transition` (a 422).
+pub async fn update_if_version(
+    db: &PgPool,
+    owner_id: Uuid,
+    id: Uuid,
+    versions: Option<&[i64]>,
+    changes: &TaskChanges,
+    audit_metadata: &Value,
+) -> Result<Written<TaskWithSteps>, UpdateError> {
+    let mut metadata = audit_metadata.clone();
+    if let Some(map) = metadata.as_object_mut() {
+        map.insert("fields".into(), json!(changes.fields()));
+    }
+    let updated: Result<Option<TaskWithSteps>, sqlx::Error> = sqlx::query_as(concat!(
+        "with previous as ( \
+             select id, status from tasks where id = $1 and owner_id = $2 for update), \
+         task as ( \
+             update tasks t set \
+                 title = coalesce($4, t.title), \
+                 description = case when $5 then $6 else t.description end, \
+                 priority = coalesce($7, t.priority), \
+                 agent_id = case when $8 then $9 else t.agent_id end, \
+                 result = case when $10 then $11 else t.result end, \
+                 status = coalesce($12, t.status), \
+                 version = t.version + 1 \
+             from previous \
+             where t.id = previous.id and ($3::bigint[] is null or t.version = any($3)) \
+             returning t.*, previous.status as previous_status), \
+         audit as ( \
+             insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
+             select owner_id, 'task.update', 'task', id, \
+                    $13::jsonb || jsonb_build_object('version', version) \
+                    || case when previous_status <> status \
+                            then jsonb_build_object('from_status', previous_status, 'to_status', status) \
+                            else '{}' end \
+             from task) \
+         select task.*, ",
+        steps_of!("task"),
+        " from task"
+    ))
+    .bind(id)
+    .bind(owner_id)
+    .bind(versions)
+    .bind(changes.title.as_ref().map(|title| title.as_str()))
+    .bind(changes.description.is_some())
+    .bind(changes.description.as_ref().and_then(|d| d.as_ref().map(|d| d.as_str())))
+    .bind(changes.priority.map(|priority| priority.get()))
+    .bind(changes.agent_id.is_some())
+    .bind(changes.agent_id.flatten())
+    .bind(changes.result.is_some())
+    .bind(changes.result.as_ref().and_then(|r| r.as_ref().map(|r| r.as_value())))
+    .bind(changes.status)
+    .bind(metadata)
+    .fetch_optional(db)
+    .await;
+    match updated {
+        Ok(Some(task)) => Ok(Written::Done(task)),
+        Ok(None) => Ok(why_not_written(db, owner_id, id).await?),
+        Err(err) if is_forbidden_transition(&err) => {
+            // The failure path only: read the status the task had, for a message that names it.
+            let from: Option<TaskStatus> =
+                sqlx::query_scalar("select status from tasks where id = $1 and owner_id = $2")
+                    .bind(id)
+                    .bind(owner_id)
+                    .fetch_optional(db)
+                    .await
+                    .during("tasks.status")?;
+            match (from, changes.status) {
+                (Some(from), Some(to)) => Err(UpdateError::Forbidden { from, to }),
+                _ => Err(StoreError {
+                    operation: "tasks.update_if_version",
+                    source: err,
+                }
+                .into()),
+            }
+        }
+        Err(source) => Err(StoreError {
+            operation: "tasks.update_if_version",
+            source,
+        }
+        .into()),
+    }
+}
+
+/// Deletes the caller's task (its steps go with it) if its version is one of `versions` (any
+/// version when `None`), and writes the `task.delete` audit row, in one statement.
+pub async fn delete_if_version(
+    db: &PgPool,
+    owner_id: Uuid,
+    id: Uuid,
+    versions: Option<&[i64]>,
+    audit_metadata: &Value,
+) -> Result<Written<()>, StoreError> {
+    let deleted: i64 = sqlx::query_scalar(
+        "with deleted as ( \
+             delete from tasks \
+             where id = $1 and owner_id = $2 and ($3::bigint[] is null or version = any($3)) \
+             returning id, title, version), \
+         audit as ( \
+             insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
+             select $2, 'task.delete', 'task', id, \
+                    $4::jsonb || jsonb_build_object('title', title, 'version', version) \
+             from deleted) \
+         select count(*) from deleted",
+    )
+    .bind(id)
+    .bind(owner_id)
+    .bind(versions)
+    .bind(audit_metadata)
+    .fetch_one(db)
+    .await
+    .during("tasks.delete_if_version")?;
+    if deleted > 0 {
+        Ok(Written::Done(()))
+    } else {
+        why_not_written(db, owner_id, id).await
+    }
+}
+
+fn is_forbidden_transition(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|e| e.constraint())
+        .is_some_and(|name| name == "tasks_status_transition")
+}
+
+/// Why a conditional write touched nothing (a second statement, on the failure path only).
+async fn why_not_written<T>(
+    db: &PgPool,
+    owner_id: Uuid,
+    id: Uuid,
+) -> Result<Written<T>, StoreError> {
+    let exists: bool =
+        sqlx::query_scalar("select exists(select 1 from tasks where id = $1 and owner_id = $2)")
+            .bind(id)
+            .bind(owner_id)
+            .fetch_one(db)
+            .await
+            .during("tasks.exists")?;
+    Ok(if exists {
+        Written::Stale
+    } else {
+        Written::Missing
+    })
+}
+
+/// Up to `limit` of the caller's tasks, newest first, after `after` in that order, optionally
+/// only those of one `status`. Keyset-paged on (created_at, id), which an index serves.
+pub async fn list_page(
+    db: impl PgExecutor<'_>,
+    owner_id: Uuid,
+    status: Option<TaskStatus>,
+    after: Option<Position>,
+    limit: i64,
+) -> Result<Vec<Task>, StoreError> {
+    sqlx::query_as(
+        "select * from tasks \
+         where owner_id = $1 \
+           and ($2::text is null or status = $2) \
+           and ($3::timestamptz is null or (created_at, id) < ($3, $4)) \
+         order by created_at desc, id desc \
+         limit $5",
+    )
+    .bind(owner_id)
+    .bind(status)
+    .bind(after.map(|p| p.created_at))
+    .bind(after.map(|p| p.id))
+    .bind(limit)
+    .fetch_all(db)
+    .await
+    .during("tasks.list_page")
+}

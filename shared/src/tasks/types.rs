@@ -1,0 +1,577 @@
+//! Task input, parsed into types that can only hold valid values. A request body is read with
+//! every field kept as JSON, so that every problem of every field is reported in one 422.
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::error::{ApiError, FieldErrors};
+use crate::http::parse_uuid;
+use crate::tasks::TaskStatus;
+
+/// PostgreSQL text cannot hold the NUL character.
+pub const NUL_MESSAGE: &str = "must not contain the NUL character (\\u0000)";
+
+fn string(value: &Value) -> Result<&str, String> {
+    let text = value.as_str().ok_or("must be a string")?;
+    if text.contains('\0') {
+        return Err(NUL_MESSAGE.into());
+    }
+    Ok(text)
+}
+
+/// Trimmed text of 1 to `max` characters.
+fn bounded_name(value: &Value, max: usize) -> Result<String, String> {
+    let text = string(value)?.trim();
+    match text.chars().count() {
+        0 => Err("must not be empty".into()),
+        n if n > max => Err(format!("must be at most {max} characters")),
+        _ => Ok(text.to_owned()),
+    }
+}
+
+/// A task's title: 1 to 200 characters, trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskTitle(String);
+
+impl TaskTitle {
+    pub const MAX_CHARS: usize = 200;
+
+    pub fn parse(value: &Value) -> Result<Self, String> {
+        bounded_name(value, Self::MAX_CHARS).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A task's description: at most 10,000 characters, kept as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskDescription(String);
+
+impl TaskDescription {
+    pub const MAX_CHARS: usize = 10_000;
+
+    pub fn parse(value: &Value) -> Result<Self, String> {
+        let text = string(value)?;
+        if text.chars().count() > Self::MAX_CHARS {
+            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A priority: a whole number from 0 to 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Priority(i32);
+
+impl Priority {
+    pub const RANGE: std::ops::RangeInclusive<i32> = 0..=100;
+
+    pub fn parse(value: &Value) -> Result<Self, String> {
+        let message = || {
+            format!(
+                "must be a whole number from {} to {}",
+                Self::RANGE.start(),
+                Self::RANGE.end()
+            )
+        };
+        let number = value.as_i64().ok_or_else(message)?;
+        i32::try_from(number)
+            .ok()
+            .filter(|number| Self::RANGE.contains(number))
+            .map(Self)
+            .ok_or_else(message)
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+/// A JSON object of at most 64 KiB as compact JSON, with no NUL character in any key or string
+/// (`input`, `result`, a step's `input`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document(Value);
+
+impl Document {
+    pub const MAX_BYTES: usize = 64 * 1024;
+
+    pub fn parse(value: &Value) -> Result<Self, String> {
+        if !value.is_object() {
+            return Err("must be a JSON object".into());
+        }
+        if has_nul(value) {
+            return Err(format!("{NUL_MESSAGE}, in no key or string"));
+        }
+        let size = serde_json::to_vec(value)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        if size > Self::MAX_BYTES {
+            return Err(format!(
+                "is {size} bytes as JSON; at most {} bytes are allowed",
+                Self::MAX_BYTES
+            ));
+        }
+        Ok(Self(value.clone()))
+    }
+
+    /// `{}`, the document of a task or step created without one.
+    pub fn empty() -> Self {
+        Self(json!({}))
+    }
+
+    pub fn as_value(&self) -> &Value {
+        &self.0
+    }
+}
+
+/// True when a string anywhere in the document, key or value, holds a NUL character.
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, value)| key.contains('\0') || has_nul(value)),
+        _ => false,
+    }
+}
+
+/// A step's name: 1 to 200 characters, trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepName(String);
+
+impl StepName {
+    pub const MAX_CHARS: usize = 200;
+
+    pub fn parse(value: &Value) -> Result<Self, String> {
+        bounded_name(value, Self::MAX_CHARS).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn status(value: &Value) -> Result<TaskStatus, String> {
+    value
+        .as_str()
+        .and_then(TaskStatus::parse)
+        .ok_or_else(|| format!("must be one of {}", TaskStatus::names()))
+}
+
+fn agent_id(value: &Value) -> Result<Uuid, String> {
+    value
+        .as_str()
+        .and_then(parse_uuid)
+        .ok_or_else(|| "must be a UUID like 123e4567-e89b-12d3-a456-426614174000".into())
+}
+
+/// Fields that only the server sets.
+pub const SERVER_FIELDS: &[&str] = &[
+    "id",
+    "owner_id",
+    "version",
+    "created_at",
+    "updated_at",
+    "started_at",
+    "completed_at",
+];
+
+/// Reports each field of a request body that is not one the request may set: a field the
+/// server sets says so, instead of being silently ignored; anything else is unknown.
+fn report_other_fields(other: &Map<String, Value>, errors: &mut FieldErrors) {
+    for field in other.keys() {
+        if SERVER_FIELDS.contains(&field.as_str()) {
+            errors.add(field.clone(), "is set by the server and cannot be sent");
+        } else {
+            errors.add(field.clone(), "is not a field this request can set");
+        }
+    }
+}
+
+/// For `#[serde(default, deserialize_with = "present")]` on an `Option<Value>`: an absent
+/// field stays `None`, a field sent as `null` becomes `Some(Value::Null)`.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Deserialize::deserialize(deserializer).map(Some)
+}
+
+/// An optional field that may be cleared: absent is `None`, `null` is `Some(None)`.
+fn clearable<T>(
+    errors: &mut FieldErrors,
+    field: &str,
+    value: &Option<Value>,
+    parse: impl Fn(&Value) -> Result<T, String>,
+) -> Option<Option<T>> {
+    match value {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(value) => errors.check(field, parse(value)).map(Some),
+    }
+}
+
+/// A field that, when sent, must hold a value.
+fn required_if_sent<T>(
+    errors: &mut FieldErrors,
+    field: &str,
+    value: &Option<Value>,
+    parse: impl Fn(&Value) -> Result<T, String>,
+) -> Option<T> {
+    match value {
+        None => None,
+        Some(Value::Null) => errors.check(field, Err("cannot be null".into())),
+        Some(value) => errors.check(field, parse(value)),
+    }
+}
+
+/// The body of POST /api/tasks, before validation.
+#[derive(Deserialize)]
+pub struct CreateTaskRequest {
+    #[serde(default, deserialize_with = "present")]
+    title: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    description: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    status: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    priority: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    agent_id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    input: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    steps: Option<Value>,
+    /// Every other field, reported as one the client may not set.
+    #[serde(flatten)]
+    other: Map<String, Value>,
+}
+
+/// A valid new task.
+#[derive(Debug)]
+pub struct NewTask {
+    pub title: TaskTitle,
+    pub description: Option<TaskDescription>,
+    pub status: TaskStatus,
+    pub priority: Priority,
+    pub agent_id: Option<Uuid>,
+    pub input: Document,
+    pub steps: Vec<NewStep>,
+}
+
+/// A valid new step.
+#[derive(Debug)]
+pub struct NewStep {
+    pub name: StepName,
+    pub input: Document,
+}
+
+impl NewTask {
+    pub const MAX_STEPS: usize = 100;
+
+    pub fn parse(body: CreateTaskRequest) -> Result<Self, ApiError> {
+        let mut errors = FieldErrors::new();
+        let title = match &body.title {
+            None | Some(Value::Null) => errors.check("title", Err("is required".into())),
+            Some(value) => errors.check("title", TaskTitle::parse(value)),
+        };
+        let description = match &body.description {
+            None => Some(None),
+            Some(_) => clearable(
+                &mut errors,
+                "description",
+                &body.description,
+                TaskDescription::parse,
+            ),
+        };
+        let status = match &body.status {
+            None => Some(TaskStatus::Pending),
+            Some(value) => errors.check("status", status(value)),
+        };
+        let priority = match &body.priority {
+            None => Some(Priority(0)),
+            Some(value) => errors.check("priority", Priority::parse(value)),
+        };
+        let agent_id = match &body.agent_id {
+            None => Some(None),
+            Some(_) => clearable(&mut errors, "agent_id", &body.agent_id, agent_id),
+        };
+        let input = match &body.input {
+            None => Some(Document::empty()),
+            Some(value) => errors.check("input", Document::parse(value)),
+        };
+        let steps = match &body.steps {
+            None | Some(Value::Null) => Some(Vec::new()),
+            Some(value) => parse_steps(value, &mut errors),
+        };
+        report_other_fields(&body.other, &mut errors);
+
+        match (title, description, status, priority, agent_id, input, steps) {
+            (
+                Some(title),
+                Some(description),
+                Some(status),
+                Some(priority),
+                Some(agent_id),
+                Some(input),
+                Some(steps),
+            ) if errors.is_empty() => Ok(Self {
+                title,
+                description,
+                status,
+                priority,
+                agent_id,
+                input,
+                steps,
+            }),
+            _ => Err(ApiError::Unprocessable(errors)),
+        }
+    }
+}
+
+fn parse_steps(value: &Value, errors: &mut FieldErrors) -> Option<Vec<NewStep>> {
+    let Some(items) = value.as_array() else {
+        errors.add("steps", "must be an array of {name, input?} objects");
+        return None;
+    };
+    if items.len() > NewTask::MAX_STEPS {
+        errors.add(
+            "steps",
+            format!("must have at most {} steps", NewTask::MAX_STEPS),
+        );
+        return None;
+    }
+    let before = errors.clone();
+    let mut steps = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let Some(object) = item.as_object() else {
+            errors.add(format!("steps[{index}]"), "must be an object with a name");
+            continue;
+        };
+        let field = |name: &str| format!("steps[{index}].{name}");
+        let name = match object.get("name") {
+            None | Some(Value::Null) => errors.check(&field("name"), Err("is required".into())),
+            Some(value) => errors.check(&field("name"), StepName::parse(value)),
+        };
+        let input = match object.get("input") {
+            None => Some(Document::empty()),
+            Some(value) => errors.check(&field("input"), Document::parse(value)),
+        };
+        for key in object
+            .keys()
+            .filter(|key| !matches!(key.as_str(), "name" | "input"))
+        {
+            errors.add(field(key), "is not a field of a new step");
+        }
+        if let (Some(name), Some(input)) = (name, input) {
+            steps.push(NewStep { name, input });
+        }
+    }
+    (*errors == before).then_some(steps)
+}
+
+/// The body of PATCH /api/tasks/{id}, before validation.
+#[derive(Deserialize)]
+pub struct UpdateTaskRequest {
+    #[serde(default, deserialize_with = "present")]
+    title: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    description: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    status: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    priority: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    agent_id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    result: Option<Value>,
+    /// Every other field, reported as one the client may not change.
+    #[serde(flatten)]
+    other: Map<String, Value>,
+}
+
+/// A valid partial update: `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Default)]
+pub struct TaskChanges {
+    pub title: Option<TaskTitle>,
+    pub description: Option<Option<TaskDescription>>,
+    pub status: Option<TaskStatus>,
+    pub priority: Option<Priority>,
+    pub agent_id: Option<Option<Uuid>>,
+    pub result: Option<Option<Document>>,
+}
+
+impl TaskChanges {
+    pub fn parse(mut body: UpdateTaskRequest) -> Result<Self, ApiError> {
+        let mut errors = FieldErrors::new();
+        let changes = Self {
+            title: required_if_sent(&mut errors, "title", &body.title, TaskTitle::parse),
+            description: clearable(
+                &mut errors,
+                "description",
+                &body.description,
+                TaskDescription::parse,
+            ),
+            status: required_if_sent(&mut errors, "status", &body.status, status),
+            priority: required_if_sent(&mut errors, "priority", &body.priority, Priority::parse),
+            agent_id: clearable(&mut errors, "agent_id", &body.agent_id, agent_id),
+            result: clearable(&mut errors, "result", &body.result, Document::parse),
+        };
+        for field in ["input", "steps"] {
+            if body.other.remove(field).is_some() {
+                errors.add(field, "cannot be changed after the task is created");
+            }
+        }
+        report_other_fields(&body.other, &mut errors);
+        if errors.is_empty() && changes.fields().is_empty() {
+            errors.add(
+                "body",
+                "name at least one field to change: title, description, status, priority, agent_id, result",
+            );
+        }
+        errors.into_result(changes)
+    }
+
+    /// The names of the fields this changes, for the audit log.
+    pub fn fields(&self) -> Vec<&'static str> {
+        [
+            ("title", self.title.is_some()),
+            ("description", self.description.is_some()),
+            ("status", self.status.is_some()),
+            ("priority", self.priority.is_some()),
+            ("agent_id", self.agent_id.is_some()),
+            ("result", self.result.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, changed)| changed.then_some(name))
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(body: Value) -> Result<NewTask, FieldErrors> {
+        NewTask::parse(serde_json::from_value(body).unwrap()).map_err(|err| match err {
+            ApiError::Unprocessable(errors) => errors,
+            other => panic!("expected 422, got {other:?}"),
+        })
+    }
+
+    fn update(body: Value) -> Result<TaskChanges, FieldErrors> {
+        TaskChanges::parse(serde_json::from_value(body).unwrap()).map_err(|err| match err {
+            ApiError::Unprocessable(errors) => errors,
+            other => panic!("expected 422, got {other:?}"),
+        })
+    }
+
+    #[test]
+    fn titles_are_trimmed_and_bounded() {
+        assert_eq!(
+            TaskTitle::parse(&json!("  write docs  ")).unwrap().as_str(),
+            "write docs"
+        );
+        assert!(TaskTitle::parse(&json!("   ")).is_err());
+        assert!(TaskTitle::parse(&json!("é".repeat(200))).is_ok());
+        assert!(TaskTitle::parse(&json!("é".repeat(201))).is_err());
+        assert!(TaskTitle::parse(&json!(5)).is_err());
+    }
+
+    #[test]
+    fn priorities_are_whole_numbers_in_range() {
+        assert_eq!(Priority::parse(&json!(0)).unwrap().get(), 0);
+        assert_eq!(Priority::parse(&json!(100)).unwrap().get(), 100);
+        for bad in [
+            json!(-1),
+            json!(101),
+            json!(1.5),
+            json!("5"),
+            json!(1e300),
+            json!(u64::MAX),
+            json!(i64::from(i32::MAX) + 1),
+        ] {
+            assert!(Priority::parse(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn text_and_documents_with_nul_characters_are_refused() {
+        assert!(TaskTitle::parse(&json!("a\0b")).is_err());
+        assert!(TaskDescription::parse(&json!("a\0")).is_err());
+        assert!(StepName::parse(&json!("step\0")).is_err());
+        assert!(Document::parse(&json!({"k": ["ok", {"deep": "x\u{0}"}]})).is_err());
+        assert!(Document::parse(&json!({"k\u{0}": 1})).is_err());
+        assert!(Document::parse(&json!({"k": "\\u0000 spelled out is fine"})).is_ok());
+    }
+
+    #[test]
+    fn documents_are_objects_of_bounded_size() {
+        assert!(Document::parse(&json!({"a": 1})).is_ok());
+        assert!(Document::parse(&json!([1])).is_err());
+        assert!(Document::parse(&json!("text")).is_err());
+        let big = json!({"blob": "x".repeat(Document::MAX_BYTES)});
+        assert!(Document::parse(&big).unwrap_err().contains("bytes"));
+    }
+
+    #[test]
+    fn a_new_task_reports_every_invalid_field_at_once() {
+        let errors = create(json!({
+            "priority": 500,
+            "status": "done",
+            "steps": [{"name": ""}, 7, {"name": "ok", "extra": 1}],
+            "version": 3,
+            "colour": "red"
+        }))
+        .unwrap_err();
+
+        for field in [
+            "title",
+            "priority",
+            "status",
+            "steps[0].name",
+            "steps[1]",
+            "steps[2].extra",
+            "version",
+            "colour",
+        ] {
+            assert!(errors.get(field).is_some(), "{field}: {errors:?}");
+        }
+        assert_eq!(
+            errors.get("version").unwrap(),
+            ["is set by the server and cannot be sent"]
+        );
+    }
+
+    #[test]
+    fn a_new_task_has_defaults_for_what_is_not_sent() {
+        let task = create(json!({"title": "write", "steps": [{"name": " draft "}]})).unwrap();
+        assert_eq!(task.status, TaskStatus::Pending);
+        assert_eq!(task.priority.get(), 0);
+        assert_eq!(task.input.as_value(), &json!({}));
+        assert_eq!(task.steps[0].name.as_str(), "draft");
+        assert!(task.description.is_none() && task.agent_id.is_none());
+    }
+
+    #[test]
+    fn changes_tell_absent_from_cleared_and_refuse_null_where_a_value_is_needed() {
+        let changes = update(json!({"description": null, "result": {"ok": true}})).unwrap();
+        assert_eq!(changes.description, Some(None));
+        assert!(changes.title.is_none());
+        assert_eq!(changes.fields(), ["description", "result"]);
+
+        let errors = update(json!({"title": null, "status": null, "input": {}})).unwrap_err();
+        assert_eq!(errors.get("title").unwrap(), ["cannot be null"]);
+        assert_eq!(errors.get("status").unwrap(), ["cannot be null"]);
+        assert_eq!(
+            errors.get("input").unwrap(),
+            ["cannot be changed after the task is created"]
+        );
+        assert!(update(json!({})).unwrap_err().get("body").is_some());
+    }
+}

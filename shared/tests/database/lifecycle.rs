@@ -1,0 +1,151 @@
+//! The task status lifecycle lives in the database (migration 0005); these tests hold it to the
+//! transition table the README documents, and the constraint names to `db::CONSTRAINTS`.
+
+use shared::db::{CONSTRAINTS, Violation};
+use shared::tasks::TaskStatus::{self, *};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// The README's table: the changes allowed besides staying in the same status.
+const ALLOWED: &[(TaskStatus, TaskStatus)] = &[
+    (Pending, InProgress),
+    (Pending, Completed),
+    (Pending, Cancelled),
+    (InProgress, Pending),
+    (InProgress, Completed),
+    (InProgress, Failed),
+    (InProgress, Cancelled),
+    (Failed, Pending),
+    (Failed, InProgress),
+    (Failed, Cancelled),
+];
+
+async fn owner(db: &PgPool) -> Uuid {
+    sqlx::query_scalar(
+        "insert into users (username, email, password_hash) values ('ada', 'ada@example.com', 'x') \
+         returning id",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+async fn task_in(db: &PgPool, owner: Uuid, status: TaskStatus) -> Uuid {
+    sqlx::query_scalar(
+        "insert into tasks (owner_id, title, status) values ($1, 't', $2) returning id",
+    )
+    .bind(owner)
+    .bind(status)
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+async fn set_status(db: &PgPool, task: Uuid, status: TaskStatus) -> Result<(), sqlx::Error> {
+    sqlx::query("update tasks set status = $2 where id = $1")
+        .bind(task)
+        .bind(status)
+        .execute(db)
+        .await
+        .map(drop)
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn every_status_change_is_allowed_exactly_as_the_table_says(db: PgPool) {
+    let owner = owner(&db).await;
+    for from in TaskStatus::ALL {
+        for to in TaskStatus::ALL {
+            let task = task_in(&db, owner, from).await;
+
+            let result = set_status(&db, task, to).await;
+
+            let allowed = from == to || ALLOWED.contains(&(from, to));
+            match result {
+                Ok(()) => assert!(allowed, "{from:?} -> {to:?} was allowed"),
+                Err(err) => {
+                    assert!(!allowed, "{from:?} -> {to:?} was refused: {err}");
+                    assert_eq!(
+                        shared::db::violation(&err),
+                        Some(Violation::Invalid {
+                            field: "status",
+                            message: match CONSTRAINTS
+                                .iter()
+                                .find(|(name, _)| *name == "tasks_status_transition")
+                                .map(|(_, v)| *v)
+                            {
+                                Some(Violation::Invalid { message, .. }) => message,
+                                other => panic!("unexpected entry {other:?}"),
+                            },
+                        })
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn timestamps_follow_the_status(db: PgPool) {
+    let owner = owner(&db).await;
+    let stamps = |task: Uuid| {
+        let db = db.clone();
+        async move {
+            let (started, completed): (
+                Option<chrono::DateTime<chrono::Utc>>,
+                Option<chrono::DateTime<chrono::Utc>>,
+            ) = sqlx::query_as("select started_at, completed_at from tasks where id = $1")
+                .bind(task)
+                .fetch_one(&db)
+                .await
+                .unwrap();
+            (started.is_some(), completed.is_some())
+        }
+    };
+    let task = task_in(&db, owner, Pending).await;
+    assert_eq!(stamps(task).await, (false, false));
+
+    set_status(&db, task, InProgress).await.unwrap();
+    assert_eq!(stamps(task).await, (true, false));
+    set_status(&db, task, Failed).await.unwrap();
+    assert_eq!(stamps(task).await, (true, true));
+    set_status(&db, task, Pending).await.unwrap();
+    assert_eq!(stamps(task).await, (false, false));
+    set_status(&db, task, Completed).await.unwrap();
+    assert_eq!(stamps(task).await, (true, true));
+
+    let created_done = task_in(&db, owner, Completed).await;
+    assert_eq!(stamps(created_done).await, (true, true));
+    let created_cancelled = task_in(&db, owner, Cancelled).await;
+    assert_eq!(stamps(created_cancelled).await, (false, true));
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn every_mapped_constraint_exists_and_none_has_a_generated_name(db: PgPool) {
+    let names: Vec<String> = sqlx::query_scalar(
+        "select conname::text from pg_constraint c join pg_namespace n on n.oid = c.connamespace \
+         where n.nspname = 'public' \
+         union select indexname::text from pg_indexes where schemaname = 'public' \
+         union select tgrelid::regclass::text || '_status_transition' from pg_trigger \
+               where tgname like '%status_lifecycle'",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+
+    for (name, _) in CONSTRAINTS {
+        assert!(
+            names.iter().any(|n| n == name),
+            "{name} is not in the schema"
+        );
+    }
+    let generated: Vec<&String> = names
+        .iter()
+        .filter(|name| !name.starts_with("_sqlx"))
+        .filter(|name| {
+            ["_pkey", "_fkey", "_key", "_check", "_excl"]
+                .iter()
+                .any(|suffix| name.ends_with(suffix))
+        })
+        .collect();
+    assert!(generated.is_empty(), "generated names: {generated:?}");
+}
