@@ -63,3 +63,9 @@ $$;
 
 create trigger tasks_status_lifecycle before insert or update of status on tasks
     for each row execute function enforce_status_lifecycle();
+
+-- A task's result and a step's output are JSON objects, like every document the API stores.
+alter table tasks add constraint tasks_result_object
+    check (result is null or jsonb_typeof(result) = 'object');
+alter table task_steps add constraint task_steps_output_object
+    check (output is null or jsonb_typeof(output) = 'object');

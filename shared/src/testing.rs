@@ -2,6 +2,9 @@
 //! (payload 2.0) requests, response bodies, an application state on a test database, and
 //! users with tokens.
 
+// Test helpers: a failed set-up should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use lambda_http::http::header;
 use lambda_http::{Body, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
@@ -295,4 +298,29 @@ pub fn without_claim(mut claims: Value, key: &str) -> Value {
         map.remove(key);
     }
     claims
+}
+
+/// A user who had a task and was then deleted: their tokens must be refused.
+pub async fn deleted_user_with_a_task(db: &PgPool) -> (Uuid, Task) {
+    let user = create_user(db, "ada", "correct horse battery staple").await;
+    let task = insert_task(db, user.id, "t", &[]).await;
+    sqlx::query("delete from users where id = $1")
+        .bind(user.id)
+        .execute(db)
+        .await
+        .expect("the user is deleted");
+    (user.id, task)
+}
+
+/// The string `field` of every object in the JSON array `items`.
+pub fn each<'a>(items: &'a Value, field: &str) -> Vec<&'a str> {
+    items
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item[field].as_str())
+                .collect()
+        })
+        .unwrap_or_default()
 }

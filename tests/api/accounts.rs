@@ -11,10 +11,7 @@ async fn register_login_by_username_and_email_then_read_me() {
     let email = format!("{name}@Example.com");
 
     let registered = api
-        .post_json(
-            "/api/users/register",
-            &json!({"username": name, "email": email, "password": PASSWORD}),
-        )
+        .register(&json!({"username": name, "email": email, "password": PASSWORD}))
         .await;
     assert_eq!(registered.status(), 201);
     assert_eq!(registered.headers()["location"], "/api/users/me");
@@ -26,15 +23,13 @@ async fn register_login_by_username_and_email_then_read_me() {
         json!({"login": name.to_uppercase(), "password": PASSWORD}),
         json!({"login": email.to_uppercase(), "password": PASSWORD}),
     ] {
-        let login = api.post_json("/api/auth/login", &body).await;
+        let login = api.login(&body).await;
         assert_eq!(login.status(), 200, "{body}");
         let token: Value = login.json().await.unwrap();
         assert_eq!(token["token_type"], "Bearer");
         assert_eq!(token["expires_in"], 900);
 
-        let me = api
-            .get_with_token("/api/users/me", token["access_token"].as_str().unwrap())
-            .await;
+        let me = api.me(token["access_token"].as_str().unwrap()).await;
         assert_eq!(me.status(), 200);
         let me: Value = me.json().await.unwrap();
         assert_eq!(me["id"], user["id"]);
@@ -48,13 +43,10 @@ async fn duplicate_registration_is_409_and_invalid_fields_422() {
     let name = unique_name("grace");
     let body =
         json!({"username": name, "email": format!("{name}@example.com"), "password": PASSWORD});
-    assert_eq!(
-        api.post_json("/api/users/register", &body).await.status(),
-        201
-    );
+    assert_eq!(api.register(&body).await.status(), 201);
 
     let again = api
-        .post_json("/api/users/register", &json!({"username": name.to_uppercase(), "email": format!("x{name}@example.com"), "password": PASSWORD}))
+        .register(&json!({"username": name.to_uppercase(), "email": format!("x{name}@example.com"), "password": PASSWORD}))
         .await;
     assert_eq!(again.status(), 409);
     assert_eq!(again.headers()["content-type"], "application/problem+json");
@@ -62,10 +54,7 @@ async fn duplicate_registration_is_409_and_invalid_fields_422() {
     assert!(problem["errors"]["username"].is_array());
 
     let invalid = api
-        .post_json(
-            "/api/users/register",
-            &json!({"username": "x", "email": "nope", "password": "password"}),
-        )
+        .register(&json!({"username": "x", "email": "nope", "password": "password"}))
         .await;
     assert_eq!(invalid.status(), 422);
     let problem: Value = invalid.json().await.unwrap();
@@ -78,23 +67,16 @@ async fn duplicate_registration_is_409_and_invalid_fields_422() {
 async fn wrong_password_and_unknown_user_look_the_same() {
     let api = TestApi::new();
     let name = unique_name("hedy");
-    api.post_json(
-        "/api/users/register",
+    api.register(
         &json!({"username": name, "email": format!("{name}@example.com"), "password": PASSWORD}),
     )
     .await;
 
     let wrong = api
-        .post_json(
-            "/api/auth/login",
-            &json!({"login": name, "password": "not it, not it at all"}),
-        )
+        .login(&json!({"login": name, "password": "not it, not it at all"}))
         .await;
     let unknown = api
-        .post_json(
-            "/api/auth/login",
-            &json!({"login": unique_name("nobody"), "password": "not it, not it at all"}),
-        )
+        .login(&json!({"login": unique_name("nobody"), "password": "not it, not it at all"}))
         .await;
 
     assert_eq!(wrong.status(), 401);
@@ -110,7 +92,7 @@ async fn me_without_or_with_a_bad_token_is_401_with_a_challenge() {
     assert_eq!(missing.status(), 401);
     assert_eq!(missing.headers()["www-authenticate"], "Bearer");
 
-    let bad = api.get_with_token("/api/users/me", "not.a.token").await;
+    let bad = api.me("not.a.token").await;
     assert_eq!(bad.status(), 401);
     assert_eq!(
         bad.headers()["www-authenticate"],

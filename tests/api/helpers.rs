@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use reqwest::{Client, Response};
+use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::Value;
 
 /// A client for the API under test.
@@ -37,9 +37,17 @@ impl TestApi {
         self.send(self.client.get(self.url(path)), path).await
     }
 
-    pub async fn get_with_token(&self, path: &str, token: &str) -> Response {
-        self.send(self.client.get(self.url(path)).bearer_auth(token), path)
-            .await
+    fn with_token(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+    }
+
+    fn if_match(request: RequestBuilder, etag: Option<&str>) -> RequestBuilder {
+        match etag {
+            Some(etag) => request.header("if-match", etag),
+            None => request,
+        }
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
@@ -47,26 +55,55 @@ impl TestApi {
             .await
     }
 
-    /// Any request with a bearer token, an optional JSON body and extra headers.
-    pub async fn send_with_token(
+    pub async fn register(&self, body: &Value) -> Response {
+        self.post_json("/api/users/register", body).await
+    }
+
+    pub async fn login(&self, body: &Value) -> Response {
+        self.post_json("/api/auth/login", body).await
+    }
+
+    pub async fn me(&self, token: &str) -> Response {
+        let path = "/api/users/me";
+        self.send(self.with_token(Method::GET, path, token), path)
+            .await
+    }
+
+    pub async fn create_task(&self, token: &str, body: &Value) -> Response {
+        let path = "/api/tasks";
+        self.send(self.with_token(Method::POST, path, token).json(body), path)
+            .await
+    }
+
+    /// `GET /api/tasks?{query}`.
+    pub async fn list_tasks(&self, token: &str, query: &str) -> Response {
+        let path = format!("/api/tasks?{query}");
+        self.send(self.with_token(Method::GET, &path, token), &path)
+            .await
+    }
+
+    pub async fn get_task(&self, token: &str, id: &str) -> Response {
+        let path = format!("/api/tasks/{id}");
+        self.send(self.with_token(Method::GET, &path, token), &path)
+            .await
+    }
+
+    pub async fn update_task(
         &self,
-        method: reqwest::Method,
-        path: &str,
         token: &str,
-        body: Option<&Value>,
-        headers: &[(&str, &str)],
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
     ) -> Response {
-        let mut request = self
-            .client
-            .request(method, self.url(path))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        self.send(request, path).await
+        let path = format!("/api/tasks/{id}");
+        let request = self.with_token(Method::PATCH, &path, token).json(body);
+        self.send(Self::if_match(request, if_match), &path).await
+    }
+
+    pub async fn delete_task(&self, token: &str, id: &str, if_match: Option<&str>) -> Response {
+        let path = format!("/api/tasks/{id}");
+        let request = self.with_token(Method::DELETE, &path, token);
+        self.send(Self::if_match(request, if_match), &path).await
     }
 
     /// Registers a new user with a unique name and returns an access token for it.
@@ -74,13 +111,10 @@ impl TestApi {
         let name = unique_name(prefix);
         let password = "violet rivers hum beneath lanterns";
         let body = serde_json::json!({"username": name, "email": format!("{name}@example.com"), "password": password});
-        let registered = self.post_json("/api/users/register", &body).await;
+        let registered = self.register(&body).await;
         assert_eq!(registered.status(), 201, "registering {name}");
         let login = self
-            .post_json(
-                "/api/auth/login",
-                &serde_json::json!({"login": name, "password": password}),
-            )
+            .login(&serde_json::json!({"login": name, "password": password}))
             .await;
         assert_eq!(login.status(), 200, "logging in {name}");
         let token: Value = login.json().await.expect("a token response");

@@ -109,8 +109,18 @@ def needs_jwt(source):
     return any(name in source for name in JWT_STATES + ("JwtSecret::load", "TokenKeys::load"))
 
 
+# The release profile's panic strategy, stated so cargo-lambda does not substitute "abort".
+PANIC_STRATEGY = "unwind"
+
+
 def check(template, cargo, crates):
     problems = []
+    panic = cargo.get("profile", {}).get("release", {}).get("panic")
+    if panic != PANIC_STRATEGY:
+        problems.append(
+            f"Cargo.toml [profile.release] panic is {panic!r}; it must say {PANIC_STRATEGY!r} "
+            "(cargo lambda build ships \"abort\" when the profile is silent)"
+        )
     in_template = template_routes(template)
     in_router = router_routes(cargo)
     for route in sorted(in_template - in_router):
@@ -168,12 +178,15 @@ def self_test(template, cargo, crates):
         health = template_functions(t)["health"]
         health["Policies"][0]["Statement"][0]["Resource"] = [{"Ref": "DatabaseSecretArn"}, {"Ref": "JwtSecret"}]
 
+    def silent_panic_strategy(t, c, k):
+        c["profile"]["release"].pop("panic")
+
     def wildcard_role(t, c, k):
         login = template_functions(t)["login"]
         login["Policies"][0]["Statement"][0]["Resource"] = "*"
 
     failures = []
-    for mutate in (drop_template_route, drop_router_route, drop_documented_operation, extra_crate, wider_role, wildcard_role):
+    for mutate in (drop_template_route, drop_router_route, drop_documented_operation, extra_crate, wider_role, wildcard_role, silent_panic_strategy):
         t, c, k = copy.deepcopy(template), copy.deepcopy(cargo), dict(crates)
         mutate(t, c, k)
         if not check(t, c, k):

@@ -60,6 +60,9 @@ else
   export API_BASE_URL="http://127.0.0.1:$port"
   cargo test -p api-tests --locked
 
+  say "generated Python client (openapi-python-client) against the API"
+  bash tests/harness/client.sh "$API_BASE_URL"
+
   say "database-failure drill"
   "$VENV/bin/python" tests/harness/drill.py "$API_BASE_URL"
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the pinned Python-packaged tools (cargo-lambda, cfn-lint, moto) into .local/venv.
-# Usage: tools.sh [cargo-lambda] [cfn-lint] [moto] [sam] [schemathesis]   (no argument: all)
+# Usage: tools.sh [cargo-lambda] [cfn-lint] [moto] [sam] [schemathesis] [openapi-python-client]
+# (no argument: all)
 source "$(dirname "$0")/common.sh"
 
 wanted=("$@")
-[ ${#wanted[@]} -eq 0 ] && wanted=(cargo-lambda cfn-lint moto sam schemathesis)
+[ ${#wanted[@]} -eq 0 ] && wanted=(cargo-lambda cfn-lint moto sam schemathesis openapi-python-client)
 
 if [ ! -x "$VENV/bin/python" ]; then
   say "creating $VENV"
@@ -19,6 +20,7 @@ for tool in "${wanted[@]}"; do
     moto) spec="moto[server]==$MOTO_VERSION" ;;
     sam) spec="aws-sam-cli==$SAM_CLI_VERSION" ;;
     schemathesis) spec="schemathesis==$SCHEMATHESIS_VERSION" ;;
+    openapi-python-client) spec="openapi-python-client==$OPENAPI_PYTHON_CLIENT_VERSION" ;;
     *) die "unknown tool: $tool" ;;
   esac
   stamp="$VENV/.installed-${spec//[^A-Za-z0-9.=_-]/_}"

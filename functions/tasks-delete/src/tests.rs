@@ -77,15 +77,9 @@ async fn a_bad_id_is_400_and_no_token_is_401(db: PgPool) {
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_token_of_a_deleted_user_is_401(db: PgPool) {
     let state = testing::api_state(db.clone());
-    let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
-    let task = testing::insert_task(&db, user.id, "t", &[]).await;
-    sqlx::query("delete from users where id = $1")
-        .bind(user.id)
-        .execute(&db)
-        .await
-        .unwrap();
+    let (user_id, task) = testing::deleted_user_with_a_task(&db).await;
 
-    let response = delete(&state, &testing::token_for(user.id), &task.id.to_string()).await;
+    let response = delete(&state, &testing::token_for(user_id), &task.id.to_string()).await;
 
     assert_eq!(response.status(), 401);
 }

@@ -26,13 +26,10 @@ async fn returns_the_task_with_steps_in_order_and_its_etag(db: PgPool) {
     let body = body_json(&response);
     assert_eq!(body["id"], task.id.to_string());
     assert_eq!(body["title"], "write");
-    let names: Vec<&str> = body["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["draft", "edit", "publish"]);
+    assert_eq!(
+        testing::each(&body["steps"], "name"),
+        ["draft", "edit", "publish"]
+    );
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
@@ -70,15 +67,9 @@ async fn an_id_that_is_not_a_uuid_is_400_and_no_token_is_401(db: PgPool) {
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_token_of_a_deleted_user_is_401(db: PgPool) {
     let state = testing::api_state(db.clone());
-    let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
-    let task = testing::insert_task(&db, user.id, "t", &[]).await;
-    sqlx::query("delete from users where id = $1")
-        .bind(user.id)
-        .execute(&db)
-        .await
-        .unwrap();
+    let (user_id, task) = testing::deleted_user_with_a_task(&db).await;
 
-    let response = get(&state, &testing::token_for(user.id), &task.id.to_string()).await;
+    let response = get(&state, &testing::token_for(user_id), &task.id.to_string()).await;
 
     assert_eq!(response.status(), 401);
     assert_eq!(

@@ -114,11 +114,8 @@ async fn a_user_sees_only_their_own_tasks(db: PgPool) {
 
     let page = body_json(&list(&state, &testing::token_for(ada.id), "").await);
 
-    let owners: HashSet<&str> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["owner_id"].as_str().unwrap())
+    let owners: HashSet<&str> = testing::each(&page["items"], "owner_id")
+        .into_iter()
         .collect();
     assert_eq!(owners, HashSet::from([ada.id.to_string().as_str()]));
     assert_eq!(page["items"].as_array().unwrap().len(), 4);

@@ -7,6 +7,9 @@
 //! target/lambda, with <name>/bootstrap and <name>/bootstrap.zip), BENCH_INVOCATIONS (default
 //! 1000), BENCH_FUNCTIONS (default all).
 
+// The benchmark harness, not a function: a failed set-up stops the run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod runtime_api;
 mod workload;
 
