@@ -2,82 +2,14 @@
 //! from the environment for local use (`DATABASE_URL`, `JWT_SECRET`) or from Secrets Manager
 //! by ARN in AWS (`DATABASE_SECRET_ARN`, `JWT_SECRET_ARN`).
 
-use std::collections::HashMap;
-use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
-use crate::auth::password;
+pub use crate::env::{ConfigError, Env};
 use crate::secrets::Secrets;
-
-/// A snapshot of environment variables. Tests build one from pairs instead of touching the
-/// process environment.
-#[derive(Debug, Clone, Default)]
-pub struct Env {
-    vars: HashMap<String, String>,
-}
-
-impl Env {
-    pub fn from_process() -> Self {
-        Self {
-            vars: std::env::vars().collect(),
-        }
-    }
-
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(
-        pairs: impl IntoIterator<Item = (K, V)>,
-    ) -> Self {
-        Self {
-            vars: pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        }
-    }
-
-    /// The variable's value; unset and empty are the same.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-
-    /// The variable parsed as `T`, or `default` when it is unset.
-    pub fn parse_or<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
-    where
-        T: FromStr,
-        T::Err: std::fmt::Display,
-    {
-        match self.get(name) {
-            None => Ok(default),
-            Some(raw) => raw.parse().map_err(|e: T::Err| ConfigError::Invalid {
-                name: name.to_owned(),
-                reason: e.to_string(),
-            }),
-        }
-    }
-
-    fn duration_ms_or(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
-        let ms = self.parse_or(name, default.as_millis() as u64)?;
-        Ok(Duration::from_millis(ms))
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{0}")]
-    Missing(&'static str),
-    #[error("{name} is invalid: {reason}")]
-    Invalid { name: String, reason: String },
-    #[error("the JWT secret is {0} bytes long; it must be at least 32 bytes")]
-    JwtSecretTooShort(usize),
-    #[error("reading secret {arn} from Secrets Manager failed: {reason}")]
-    SecretUnavailable { arn: String, reason: String },
-}
 
 /// How to reach PostgreSQL and how the pool behaves.
 #[derive(Clone)]
@@ -279,16 +211,18 @@ pub struct PasswordConfig {
 }
 
 impl PasswordConfig {
+    /// bcrypt's cost bounds for this service: never below 10 (weaker hashes are too cheap to
+    /// crack), and at most 16 (a single hash would take seconds).
+    pub const MIN_COST: u32 = 10;
+    pub const MAX_COST: u32 = 16;
+    pub const DEFAULT_COST: u32 = 12;
+
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let bcrypt_cost = env.parse_or("BCRYPT_COST", password::DEFAULT_COST)?;
-        if !(password::MIN_COST..=password::MAX_COST).contains(&bcrypt_cost) {
+        let bcrypt_cost = env.parse_or("BCRYPT_COST", Self::DEFAULT_COST)?;
+        if !(Self::MIN_COST..=Self::MAX_COST).contains(&bcrypt_cost) {
             return Err(ConfigError::Invalid {
                 name: "BCRYPT_COST".into(),
-                reason: format!(
-                    "must be between {} and {}",
-                    password::MIN_COST,
-                    password::MAX_COST
-                ),
+                reason: format!("must be between {} and {}", Self::MIN_COST, Self::MAX_COST),
             });
         }
         Ok(Self { bcrypt_cost })

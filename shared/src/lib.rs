@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod env;
 pub mod error;
 pub mod http;
 pub mod pagination;
@@ -24,5 +25,5 @@ pub mod telemetry;
 pub mod testing;
 pub mod users;
 
-pub use config::Env;
+pub use env::Env;
 pub use error::{ApiError, FieldErrors};

@@ -6,7 +6,7 @@ use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use secrecy::SecretString;
 
-use crate::config::{ConfigError, Env};
+use crate::env::{ConfigError, Env};
 
 /// Fetches secrets by ARN. The client is built the first time a secret is needed, so a
 /// function configured only by values (local development) never builds one.

@@ -2,13 +2,11 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::config::PasswordConfig;
 use crate::error::ApiError;
 
-/// bcrypt's cost bounds for this service: never below 10 (weaker hashes are too cheap to
-/// crack), and at most 16 (a single hash would take seconds).
-pub const MIN_COST: u32 = 10;
-pub const MAX_COST: u32 = 16;
-pub const DEFAULT_COST: u32 = 12;
+pub const MIN_COST: u32 = PasswordConfig::MIN_COST;
+pub const DEFAULT_COST: u32 = PasswordConfig::DEFAULT_COST;
 
 /// A structurally valid bcrypt hash that matches no password. Verifying against it (with the
 /// cost put in) costs as much as verifying a real hash, so a login for an unknown user takes
