@@ -3,7 +3,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 PORT ?= 9000
 
-.PHONY: help dev test fuzz bench test-remote lint-template build deploy migrate db-start db-stop fmt
+.PHONY: help dev test fuzz bench test-remote lint-template rehearse build deploy migrate db-start db-stop fmt
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,15 +30,24 @@ lint-template: ## Check template.yaml: sam validate --lint, cfn-lint, and routes
 	@.local/venv/bin/cfn-lint template.yaml
 	@.local/venv/bin/python tests/harness/check_routes.py --self-test
 
-build: ## Build every function for Lambda with sam build (cargo-lambda, offline)
+# The architecture to build for: ARCH, else the Architecture saved in samconfig.toml, else x86_64.
+ARCH ?= $(or $(shell grep -oE 'Architecture=\\?"?(x86_64|arm64)' samconfig.toml 2>/dev/null | grep -oE 'x86_64|arm64' | head -n1),x86_64)
+
+rehearse: ## Expand template.yaml as CloudFormation will (both modes) and check it; make test also runs the functions
+	@bash tests/harness/tools.sh cfn-lint sam
+	@AWS_DEFAULT_REGION=us-east-1 .local/venv/bin/python tests/harness/rehearse.py --template-only
+
+build: ## Build every function for Lambda with sam build (cargo-lambda, offline) for ARCH
 	@bash tests/harness/tools.sh cargo-lambda sam
-	@PATH="$(CURDIR)/.local/venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build --template template.yaml
+	@PATH="$(CURDIR)/.local/venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build --template template.yaml \
+	  --parameter-overrides Architecture=$(ARCH)
 
 deploy: build ## Deploy with sam deploy (guided the first time, then from samconfig.toml)
 	@if [ -f samconfig.toml ]; then \
 	  PATH="$(CURDIR)/.local/venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam deploy; \
 	else \
-	  PATH="$(CURDIR)/.local/venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam deploy --guided --capabilities CAPABILITY_IAM; \
+	  PATH="$(CURDIR)/.local/venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam deploy --guided --capabilities CAPABILITY_IAM \
+	    --parameter-overrides Architecture=$(ARCH); \
 	fi
 
 migrate: ## Apply migrations to DATABASE_URL (or the local cluster)

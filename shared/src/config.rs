@@ -140,6 +140,72 @@ fn connect_options_from_rds_secret(
     Ok(options)
 }
 
+/// The database role the API functions connect as, which `migrate` creates or updates on every
+/// deploy: from `APP_DATABASE_SECRET_ARN` (AWS; the stack-generated secret, JSON with username
+/// and password) or `APP_DATABASE_USERNAME` and `APP_DATABASE_PASSWORD` (local).
+pub struct AppRoleConfig {
+    pub username: String,
+    pub password: SecretString,
+}
+
+#[derive(Deserialize)]
+struct RoleSecret {
+    username: String,
+    password: SecretString,
+}
+
+impl AppRoleConfig {
+    /// `None` when no app role is configured (then nothing is provisioned).
+    pub async fn load(env: &Env, secrets: &Secrets) -> Result<Option<Self>, ConfigError> {
+        let role = if let Some(arn) = env.get("APP_DATABASE_SECRET_ARN") {
+            let secret = secrets.fetch(arn).await?;
+            // The error of a failed parse may quote the input: never include it.
+            let parsed: RoleSecret =
+                serde_json::from_str(secret.expose_secret()).map_err(|_| ConfigError::Invalid {
+                    name: format!("app database secret {arn}"),
+                    reason: "expected JSON with username and password".into(),
+                })?;
+            Self {
+                username: parsed.username,
+                password: parsed.password,
+            }
+        } else if let Some(username) = env.get("APP_DATABASE_USERNAME") {
+            let password = env
+                .get("APP_DATABASE_PASSWORD")
+                .ok_or(ConfigError::Missing(
+                    "APP_DATABASE_PASSWORD must be set with APP_DATABASE_USERNAME",
+                ))?;
+            Self {
+                username: username.to_owned(),
+                password: SecretString::from(password),
+            }
+        } else {
+            return Ok(None);
+        };
+        let valid = role.username.len() <= 63
+            && role
+                .username
+                .starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && role
+                .username
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            return Err(ConfigError::Invalid {
+                name: "app database role".into(),
+                reason: "the username must be 1 to 63 lower-case letters, digits or _".into(),
+            });
+        }
+        if role.password.expose_secret().len() < 16 {
+            return Err(ConfigError::Invalid {
+                name: "app database role".into(),
+                reason: "the password must be at least 16 characters".into(),
+            });
+        }
+        Ok(Some(role))
+    }
+}
+
 /// The HMAC key that signs access tokens: at least 32 bytes, never printed.
 pub struct JwtSecret(SecretString);
 
@@ -302,6 +368,32 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_app_role_is_optional_validated_and_never_printed() {
+        let none = AppRoleConfig::load(&Env::default(), &Secrets::new(&Env::default()))
+            .await
+            .unwrap();
+        assert!(none.is_none());
+
+        let load = |user: &str, password: &str| {
+            let env = Env::from_pairs([
+                ("APP_DATABASE_USERNAME", user),
+                ("APP_DATABASE_PASSWORD", password),
+            ]);
+            async move { AppRoleConfig::load(&env, &Secrets::new(&env)).await }
+        };
+        let role = load("taskapi_app", "a-long-enough-password").await.unwrap();
+        assert_eq!(role.unwrap().username, "taskapi_app");
+        for (user, password) in [
+            ("Robert'); drop table users;--", "a-long-enough-password"),
+            ("9lives", "a-long-enough-password"),
+            ("taskapi_app", "short"),
+        ] {
+            let err = load(user, password).await.err().unwrap().to_string();
+            assert!(!err.contains(password), "{err}");
+        }
     }
 
     #[test]

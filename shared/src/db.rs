@@ -10,8 +10,18 @@ use sqlx::{Connection, PgPool};
 
 use crate::config::DatabaseConfig;
 
-/// The schema in `migrations/`, compiled into every binary that needs it.
+/// The schema in `migrations/`, compiled into every binary that needs it (`build.rs` rebuilds
+/// them when a migration changes).
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// The migrator a deploy runs: like `MIGRATOR`, but it tolerates applied migrations it does not
+/// know, so deploying an earlier release (a rollback) after a newer one migrated still works.
+/// Migrations only ever add to the schema, so the older code runs on the newer schema.
+pub fn deploy_migrator() -> Migrator {
+    let mut migrator = sqlx::migrate!("../migrations");
+    migrator.set_ignore_missing(true);
+    migrator
+}
 
 /// A connection idle for longer than this is pinged before use; a busier one is trusted.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(5);

@@ -4,9 +4,11 @@
   in Cargo.toml, and the (method, path) operations of openapi.yaml;
 - the functions of template.yaml (by binary) equal the crates in functions/, and every crate
   but `migrate` has at least one route;
-- each function's role may read exactly the secrets its code loads: the database secret, plus
-  the JWT secret where the function's state loads it; no other secret, no wildcard, and the JWT ARN
-  is in its environment.
+- each function's role may read exactly the secrets its code loads: the API functions the app
+  role's database secret, plus the JWT secret where the function's state loads it; `migrate` the
+  master (migrator) secret and the app secret; no other secret, no wildcard, the JWT ARN in the
+  environment of those that use it, and the master secret nowhere near a request function;
+- the release profile states its panic strategy.
 
 `--self-test` also proves the check fails when a route is missing on either side, when a
 function is not routed, and when a role reads a secret its code does not use.
@@ -104,13 +106,22 @@ def secret_reads(properties):
 JWT_STATES = ("shared::state::Api as State", "shared::state::Credentials as State")
 
 
+def environment(properties):
+    return properties.get("Environment", {}).get("Variables", {})
+
+
+def master_secret(functions):
+    """The master (migrator) secret: what the migrate function connects with."""
+    return environment(functions.get("migrate", {})).get("DATABASE_SECRET_ARN")
+
+
 def needs_jwt(source):
     """Whether the function's state loads the token secret at start-up."""
     return any(name in source for name in JWT_STATES + ("JwtSecret::load", "TokenKeys::load"))
 
 
 # The release profile's panic strategy, stated so cargo-lambda does not substitute "abort".
-PANIC_STRATEGY = "unwind"
+PANIC_STRATEGY = "abort"
 
 
 def check(template, cargo, crates):
@@ -119,7 +130,7 @@ def check(template, cargo, crates):
     if panic != PANIC_STRATEGY:
         problems.append(
             f"Cargo.toml [profile.release] panic is {panic!r}; it must say {PANIC_STRATEGY!r} "
-            "(cargo lambda build ships \"abort\" when the profile is silent)"
+            "(chosen by measurement; see the comment there)"
         )
     in_template = template_routes(template)
     in_router = router_routes(cargo)
@@ -143,16 +154,22 @@ def check(template, cargo, crates):
     for name in sorted(set(crates) - UNROUTED - routed):
         problems.append(f"crate functions/{name} has no route")
 
+    master = master_secret(functions)
     for name, properties in sorted(functions.items()):
         if name not in crates:
             continue
-        expected = [{"Ref": "DatabaseSecretArn"}]
-        if needs_jwt(crates[name]):
-            expected.append({"Ref": "JwtSecret"})
         reads = secret_reads(properties)
+        if name == "migrate":
+            expected = [master, {"Ref": "AppDatabaseSecret"}]
+        else:
+            expected = [{"Ref": "AppDatabaseSecret"}]
+            if needs_jwt(crates[name]):
+                expected.append({"Ref": "JwtSecret"})
+            if master in reads or master in environment(properties).values():
+                problems.append(f"{name} serves requests but may read the database master secret")
         if sorted(map(str, reads)) != sorted(map(str, expected)):
             problems.append(f"{name} may read secrets {reads}, but its code uses exactly {expected}")
-        jwt_env = properties.get("Environment", {}).get("Variables", {}).get("JWT_SECRET_ARN")
+        jwt_env = environment(properties).get("JWT_SECRET_ARN")
         if needs_jwt(crates[name]) != (jwt_env == {"Ref": "JwtSecret"}):
             problems.append(f"{name}: JWT_SECRET_ARN in its environment does not match its use of token keys")
     return problems
@@ -176,7 +193,12 @@ def self_test(template, cargo, crates):
 
     def wider_role(t, c, k):
         health = template_functions(t)["health"]
-        health["Policies"][0]["Statement"][0]["Resource"] = [{"Ref": "DatabaseSecretArn"}, {"Ref": "JwtSecret"}]
+        health["Policies"][0]["Statement"][0]["Resource"] = [{"Ref": "AppDatabaseSecret"}, {"Ref": "JwtSecret"}]
+
+    def api_reads_master(t, c, k):
+        functions = template_functions(t)
+        me = functions["me"]
+        me["Policies"][0]["Statement"][0]["Resource"].append(master_secret(functions))
 
     def silent_panic_strategy(t, c, k):
         c["profile"]["release"].pop("panic")
@@ -186,7 +208,7 @@ def self_test(template, cargo, crates):
         login["Policies"][0]["Statement"][0]["Resource"] = "*"
 
     failures = []
-    for mutate in (drop_template_route, drop_router_route, drop_documented_operation, extra_crate, wider_role, wildcard_role, silent_panic_strategy):
+    for mutate in (drop_template_route, drop_router_route, drop_documented_operation, extra_crate, wider_role, api_reads_master, wildcard_role, silent_panic_strategy):
         t, c, k = copy.deepcopy(template), copy.deepcopy(cargo), dict(crates)
         mutate(t, c, k)
         if not check(t, c, k):

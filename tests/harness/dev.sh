@@ -30,6 +30,9 @@ else
   [ -n "${DATABASE_URL:-}" ] && say "DATABASE_URL does not answer; using the local cluster instead"
   bash tests/harness/postgres.sh status || started_db=1
   DATABASE_URL=$(bash tests/harness/postgres.sh start)
+  # As in AWS: migrate connects as the owner and provisions the app role, and the functions
+  # connect as that role (DML only).
+  eval "$(bash tests/harness/postgres.sh app-role | sed 's/^/export /')"
 fi
 export DATABASE_URL
 
@@ -46,4 +49,4 @@ say "applying migrations"
 cargo run --quiet -p migrate
 
 say "serving the API on http://127.0.0.1:$PORT (Ctrl-C stops it)"
-cargo lambda watch -A 127.0.0.1 -P "$PORT"
+DATABASE_URL=${APP_DATABASE_URL:-$DATABASE_URL} cargo lambda watch -A 127.0.0.1 -P "$PORT"

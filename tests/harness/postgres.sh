@@ -54,6 +54,14 @@ port() {
 }
 
 admin_url() { echo "postgres://postgres@127.0.0.1:$(port)/postgres"; }
+# The API functions' role (DML only), which migrate provisions: its name and a password kept in
+# the state folder (the local cluster trusts loopback, but the role is real).
+APP_ROLE=taskapi_app
+app_role_password() {
+  [ -s "$PG_STATE/app-password" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(24))' >"$PG_STATE/app-password"
+  cat "$PG_STATE/app-password"
+}
+role_url() { echo "postgres://$APP_ROLE:$(app_role_password)@127.0.0.1:$(port)/$DB_NAME"; }
 app_url() { echo "postgres://postgres@127.0.0.1:$(port)/$DB_NAME"; }
 
 running() {
@@ -99,6 +107,7 @@ stop() {
 }
 
 case ${1:-} in
+  app-role) printf 'APP_DATABASE_USERNAME=%s\nAPP_DATABASE_PASSWORD=%s\nAPP_DATABASE_URL=%s\n' "$APP_ROLE" "$(app_role_password)" "$(role_url)" ;;
   start) start ;;
   stop) stop ;;
   status) running ;;

@@ -43,11 +43,15 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-eas
 say "unit, database and handler tests"
 cargo test --workspace --exclude api-tests --exclude lambda-bench --locked
 
+API_BASE_URL_GIVEN=${API_BASE_URL:-}
 if [ -n "${API_BASE_URL:-}" ]; then
   say "black-box tests against $API_BASE_URL"
   cargo test -p api-tests --locked
 else
-  say "black-box tests through cargo lambda watch"
+  say "black-box tests through cargo lambda watch, the functions connected as the app role"
+  # migrate connects as the owner and provisions the app role; the functions then connect as
+  # that role (DML only), as they do in AWS.
+  eval "$(bash tests/harness/postgres.sh app-role | sed 's/^/export /')"
   cargo run --quiet -p migrate
   [ -s "$STATE/jwt-secret" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$STATE/jwt-secret"
   JWT_SECRET=$(cat "$STATE/jwt-secret")
@@ -56,7 +60,7 @@ else
   cargo build --workspace --bins --locked
   port=$(free_port 9100)
   # Functions log at TRACE, so the log check below covers every line they could write.
-  bash tests/harness/watch.sh start "$port" --env-var RUST_LOG=trace
+  DATABASE_URL=$APP_DATABASE_URL bash tests/harness/watch.sh start "$port" --env-var RUST_LOG=trace
   export API_BASE_URL="http://127.0.0.1:$port"
   cargo test -p api-tests --locked
 
@@ -81,5 +85,14 @@ fi
 
 say "template lint"
 make --no-print-directory lint-template
+
+say "deploy rehearsal: the template as CloudFormation expands it, both modes"
+if [ -n "${API_BASE_URL_GIVEN:-}" ]; then
+  "$VENV/bin/python" tests/harness/rehearse.py --template-only
+else
+  say "deploy rehearsal: the built functions with the template's environment, moto and two roles"
+  ADMIN_DATABASE_URL=$(bash tests/harness/postgres.sh admin-url) \
+    "$VENV/bin/python" tests/harness/rehearse.py
+fi
 
 say "all checks passed"

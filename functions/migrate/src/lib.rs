@@ -3,12 +3,13 @@
 //! sqlx holds a PostgreSQL advisory lock while it migrates, so concurrent runs are safe.
 
 pub mod custom_resource;
+mod roles;
 
 use std::time::Duration;
 
 use custom_resource::CustomResourceEvent;
 use shared::Env;
-use shared::config::{ConfigError, DatabaseConfig};
+use shared::config::{AppRoleConfig, ConfigError, DatabaseConfig};
 use shared::db;
 use shared::error::ErrorChain;
 use shared::runtime::Load;
@@ -52,8 +53,20 @@ pub async fn run(state: &State) -> Result<(), BoxError> {
 }
 
 async fn apply_configured(state: &State) -> Result<usize, BoxError> {
-    let config = DatabaseConfig::load(&state.env, &state.secrets).await?;
-    apply(config.connect).await
+    let (config, app_role) = tokio::try_join!(
+        DatabaseConfig::load(&state.env, &state.secrets),
+        AppRoleConfig::load(&state.env, &state.secrets),
+    )?;
+    let timeout_ms = state.env.parse_or(
+        "MIGRATION_STATEMENT_TIMEOUT_MS",
+        DEFAULT_STATEMENT_TIMEOUT.as_millis() as u64,
+    )?;
+    apply(
+        config.connect,
+        Duration::from_millis(timeout_ms),
+        app_role.as_ref(),
+    )
+    .await
 }
 
 async fn serve_custom_resource(state: &State) -> Result<(), BoxError> {
@@ -69,18 +82,57 @@ async fn serve_custom_resource(state: &State) -> Result<(), BoxError> {
     .await
 }
 
-/// Applies every pending migration; returns how many were applied.
-pub async fn apply(connect: PgConnectOptions) -> Result<usize, BoxError> {
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(30))
-        .connect_with(connect)
-        .await?;
+/// How long one migration statement may run: far longer than the API's statement timeout, and
+/// within the function's 300-second limit (`MIGRATION_STATEMENT_TIMEOUT_MS`).
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// Applies every pending migration, then provisions the app role when one is given; returns how
+/// many migrations were applied. Applied migrations this build does not know (a newer
+/// release's) are left alone.
+pub async fn apply(
+    connect: PgConnectOptions,
+    statement_timeout: Duration,
+    app_role: Option<&AppRoleConfig>,
+) -> Result<usize, BoxError> {
+    let pool = migration_pool(connect, statement_timeout).await?;
     let before = applied_count(&pool).await?;
-    db::MIGRATOR.run(&pool).await?;
+    db::deploy_migrator().run(&pool).await?;
     let after = applied_count(&pool).await?;
+    match app_role {
+        Some(role) => {
+            roles::provision(&pool, role).await?;
+            tracing::info!(role = %role.username, "app role provisioned");
+        }
+        None => tracing::info!(
+            "no app role configured (APP_DATABASE_SECRET_ARN or APP_DATABASE_USERNAME)"
+        ),
+    }
     pool.close().await;
     Ok(after.saturating_sub(before))
+}
+
+/// One session connection (sqlx's migration lock is a session advisory lock), with the
+/// migrations' statement timeout set on it.
+async fn migration_pool(
+    connect: PgConnectOptions,
+    statement_timeout: Duration,
+) -> Result<sqlx::PgPool, sqlx::Error> {
+    let timeout_ms = statement_timeout.as_millis().to_string();
+    PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |connection, _| {
+            let timeout_ms = timeout_ms.clone();
+            Box::pin(async move {
+                sqlx::query("select set_config('statement_timeout', $1, false)")
+                    .bind(timeout_ms)
+                    .execute(connection)
+                    .await
+                    .map(drop)
+            })
+        })
+        .connect_with(connect)
+        .await
 }
 
 async fn applied_count(pool: &sqlx::PgPool) -> Result<usize, sqlx::Error> {
@@ -95,3 +147,6 @@ async fn applied_count(pool: &sqlx::PgPool) -> Result<usize, sqlx::Error> {
         .await?;
     Ok(usize::try_from(count).unwrap_or(0))
 }
+
+#[cfg(test)]
+mod tests;

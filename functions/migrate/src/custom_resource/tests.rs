@@ -157,7 +157,7 @@ async fn create_applies_the_real_migrations_to_an_empty_database(db: PgPool) {
     let connect = db.connect_options().as_ref().clone();
 
     handle(event("Create", &url), &client(), || {
-        crate::apply(connect.clone())
+        crate::apply(connect.clone(), crate::DEFAULT_STATEMENT_TIMEOUT, None)
     })
     .await
     .unwrap();
@@ -175,8 +175,10 @@ async fn create_applies_the_real_migrations_to_an_empty_database(db: PgPool) {
 
     // A second deploy finds nothing to apply.
     let (url, received) = response_url(200);
-    handle(event("Update", &url), &client(), || crate::apply(connect))
-        .await
-        .unwrap();
+    handle(event("Update", &url), &client(), || {
+        crate::apply(connect, crate::DEFAULT_STATEMENT_TIMEOUT, None)
+    })
+    .await
+    .unwrap();
     assert_eq!(received.recv().unwrap().2["Data"]["Applied"], 0);
 }
