@@ -238,6 +238,10 @@ def check_template(cfn, mode, attributes):
 
     migrations = resources.get("DatabaseMigrations")
     need(migrations is not None, "a DatabaseMigrations custom resource")
+    if mode == "default":
+        waits = migrations["Properties"].get("WaitsFor", [])
+        for needed in ("DatabaseInstance", "SecretsManagerEndpoint", "S3Endpoint"):
+            need(f"<{needed}>" in waits, f"the migration waits for {needed}")
     timeout = int(migrations["Properties"].get("ServiceTimeout", 3600))
     need(timeout <= 600, f"the migration resource's ServiceTimeout is at most 600 s (it is {timeout})")
 
