@@ -17,8 +17,8 @@ test: ## Every check: fmt, clippy, unit/database/handler tests, black-box HTTP t
 fuzz: ## Fuzz the API against openapi.yaml with schemathesis (EXAMPLES per operation, default 150)
 	@bash tests/harness/fuzz.sh $(or $(EXAMPLES),150)
 
-bench: ## Benchmark the release binaries as Lambda runs them (prints the BENCHMARKS.md table)
-	@bash tests/harness/bench.sh
+bench: ## Benchmark the release binaries as Lambda runs them (FUNCTIONS="me refresh" for some; prints the BENCHMARKS.md table)
+	@FUNCTIONS="$(FUNCTIONS)" bash tests/harness/bench.sh
 
 test-remote: ## Run the black-box tests against a deployed stack: make test-remote API_BASE_URL=https://...
 	@test -n "$(API_BASE_URL)" || { echo "set API_BASE_URL to the stack's ApiBaseUrl output" >&2; exit 2; }

@@ -295,6 +295,69 @@ impl PasswordConfig {
     }
 }
 
+/// How long sessions and refresh tokens live: a session ends `absolute` after the login
+/// (`SESSION_LIFETIME_SECONDS`, 30 days), and its refresh token stops working after
+/// `refresh_idle` without a refresh (`REFRESH_TOKEN_IDLE_SECONDS`, 7 days).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionConfig {
+    pub absolute: Duration,
+    pub refresh_idle: Duration,
+}
+
+impl SessionConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let absolute: u64 = env.parse_or("SESSION_LIFETIME_SECONDS", 30 * 24 * 60 * 60)?;
+        let refresh_idle: u64 = env.parse_or("REFRESH_TOKEN_IDLE_SECONDS", 7 * 24 * 60 * 60)?;
+        if !(300..=365 * 24 * 60 * 60).contains(&absolute) {
+            return Err(ConfigError::Invalid {
+                name: "SESSION_LIFETIME_SECONDS".into(),
+                reason: "must be between 300 and 31536000".into(),
+            });
+        }
+        if refresh_idle < 60 || refresh_idle > absolute {
+            return Err(ConfigError::Invalid {
+                name: "REFRESH_TOKEN_IDLE_SECONDS".into(),
+                reason: "must be at least 60 and at most SESSION_LIFETIME_SECONDS".into(),
+            });
+        }
+        Ok(Self {
+            absolute: Duration::from_secs(absolute),
+            refresh_idle: Duration::from_secs(refresh_idle),
+        })
+    }
+}
+
+/// The throttle's limits (`LOGIN_ADDRESS_FAILURE_BUDGET` sets the per-address budget).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleConfig {
+    pub free_failures: i32,
+    pub max_lock: Duration,
+    pub lockdown_failures: i32,
+    pub lockdown_quiet: Duration,
+    pub known_address_window: Duration,
+    pub address_budget: i32,
+}
+
+impl ThrottleConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let address_budget = env.parse_or("LOGIN_ADDRESS_FAILURE_BUDGET", 100)?;
+        if address_budget < 1 {
+            return Err(ConfigError::Invalid {
+                name: "LOGIN_ADDRESS_FAILURE_BUDGET".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(Self {
+            free_failures: 5,
+            max_lock: Duration::from_secs(15 * 60),
+            lockdown_failures: 100,
+            lockdown_quiet: Duration::from_secs(24 * 60 * 60),
+            known_address_window: Duration::from_secs(30 * 24 * 60 * 60),
+            address_budget,
+        })
+    }
+}
+
 /// What the logs hold and how they are written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogConfig {

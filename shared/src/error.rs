@@ -68,6 +68,9 @@ pub enum ApiError {
         detail: &'static str,
         invalid_token: bool,
     },
+    /// 403: the caller is known, but a password check before a sensitive change failed.
+    #[error("forbidden: {detail}")]
+    Forbidden { detail: &'static str },
     /// 404: absent, or not the caller's (the two are indistinguishable on purpose).
     #[error("not found")]
     NotFound,
@@ -110,6 +113,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -128,6 +132,7 @@ impl ApiError {
         match &self {
             Self::BadRequest(detail) => problem.detail = detail.clone(),
             Self::Unauthorized { detail, .. } => problem.detail = (*detail).to_owned(),
+            Self::Forbidden { detail } => problem.detail = (*detail).to_owned(),
             Self::NotFound => problem.detail = "the resource does not exist".into(),
             Self::Conflict(errors) => {
                 problem.detail = "a value that must be unique is already taken".into();

@@ -6,7 +6,8 @@ use sqlx::PgPool;
 
 use crate::auth::TokenKeys;
 use crate::config::{
-    ConfigError, DatabaseConfig, Env, HttpConfig, JwtSecret, PasswordConfig, TokenSettings,
+    ConfigError, DatabaseConfig, Env, HttpConfig, JwtSecret, PasswordConfig, SessionConfig,
+    ThrottleConfig, TokenSettings,
 };
 use crate::db;
 use crate::pagination::CursorKey;
@@ -76,11 +77,14 @@ impl Load for Signup {
     }
 }
 
-/// A function that checks passwords and issues tokens (`login`).
+/// A function that checks passwords against the login throttle and issues or checks tokens
+/// (`login`, `password-change`, `account-delete`).
 pub struct Credentials {
     pub db: PgPool,
     pub http: HttpConfig,
     pub passwords: PasswordConfig,
+    pub sessions: SessionConfig,
+    pub throttle: ThrottleConfig,
     pub keys: TokenKeys,
 }
 
@@ -88,11 +92,37 @@ impl Load for Credentials {
     async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
         let http = HttpConfig::from_env(env)?;
         let passwords = PasswordConfig::from_env(env)?;
+        let sessions = SessionConfig::from_env(env)?;
+        let throttle = ThrottleConfig::from_env(env)?;
         let (db, keys) = tokio::try_join!(database(env, secrets), TokenKeys::load(env, secrets))?;
         Ok(Self {
             db,
             http,
             passwords,
+            sessions,
+            throttle,
+            keys,
+        })
+    }
+}
+
+/// The function that rotates refresh tokens (`refresh`): sessions and token keys, no passwords.
+pub struct Refresh {
+    pub db: PgPool,
+    pub http: HttpConfig,
+    pub sessions: SessionConfig,
+    pub keys: TokenKeys,
+}
+
+impl Load for Refresh {
+    async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
+        let http = HttpConfig::from_env(env)?;
+        let sessions = SessionConfig::from_env(env)?;
+        let (db, keys) = tokio::try_join!(database(env, secrets), TokenKeys::load(env, secrets))?;
+        Ok(Self {
+            db,
+            http,
+            sessions,
             keys,
         })
     }

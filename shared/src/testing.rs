@@ -12,9 +12,12 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::auth::Caller;
 use crate::auth::password;
 use crate::auth::token::TokenKeys;
-use crate::config::{Env, HttpConfig, JwtSecret, PasswordConfig, TokenSettings};
+use crate::config::{
+    Env, HttpConfig, JwtSecret, PasswordConfig, SessionConfig, ThrottleConfig, TokenSettings,
+};
 use crate::state;
 use crate::tasks::Task;
 use crate::users::User;
@@ -29,6 +32,7 @@ pub struct TestRequest {
     query: String,
     path_parameters: serde_json::Map<String, Value>,
     body: Option<String>,
+    source_ip: String,
 }
 
 impl TestRequest {
@@ -40,6 +44,7 @@ impl TestRequest {
             query: String::new(),
             path_parameters: serde_json::Map::new(),
             body: None,
+            source_ip: "203.0.113.7".into(),
         }
     }
 
@@ -74,6 +79,12 @@ impl TestRequest {
 
     pub fn query(mut self, raw: &str) -> Self {
         self.query = raw.to_owned();
+        self
+    }
+
+    /// The address API Gateway reports as the caller's (`requestContext.http.sourceIp`).
+    pub fn source_ip(mut self, ip: &str) -> Self {
+        self.source_ip = ip.to_owned();
         self
     }
 
@@ -115,7 +126,7 @@ impl TestRequest {
                     "method": self.method,
                     "path": self.path,
                     "protocol": "HTTP/1.1",
-                    "sourceIp": "203.0.113.7",
+                    "sourceIp": self.source_ip,
                     "userAgent": "handler-tests"
                 },
                 "requestId": Uuid::new_v4().to_string(),
@@ -189,12 +200,24 @@ pub fn signup_state(db: PgPool) -> state::Signup {
     }
 }
 
-/// The state of `login`, on the test database.
+/// The state of `login`, `password-change` and `account-delete`, on the test database.
 pub fn credentials_state(db: PgPool) -> state::Credentials {
     state::Credentials {
         db,
         http: test_http(),
         passwords: test_passwords(),
+        sessions: SessionConfig::from_env(&Env::default()).expect("defaults"),
+        throttle: ThrottleConfig::from_env(&Env::default()).expect("defaults"),
+        keys: token_keys(),
+    }
+}
+
+/// The state of `refresh`, on the test database.
+pub fn refresh_state(db: PgPool) -> state::Refresh {
+    state::Refresh {
+        db,
+        http: test_http(),
+        sessions: SessionConfig::from_env(&Env::default()).expect("defaults"),
         keys: token_keys(),
     }
 }
@@ -216,14 +239,34 @@ pub async fn create_user(db: &PgPool, username: &str, password: &str) -> User {
     .expect("the user is inserted")
 }
 
-/// A valid access token for `user_id`, signed with `token_keys()`.
-pub fn token_for(user_id: Uuid) -> String {
+/// Opens a session of `user_id` (as a login would) and returns it.
+pub async fn open_session(db: &PgPool, user_id: Uuid) -> Caller {
+    let session_id = sqlx::query_scalar(
+        "insert into sessions (user_id, expires_at) values ($1, now() + interval '1 day') returning id",
+    )
+    .bind(user_id)
+    .fetch_one(db)
+    .await
+    .expect("the session is opened");
+    Caller {
+        user_id,
+        session_id,
+    }
+}
+
+/// A valid access token of a caller, signed with `token_keys()`.
+pub fn token_of(caller: Caller) -> String {
     token_keys()
-        .issue(user_id)
+        .issue(caller)
         .expect("a token")
         .token
         .expose_secret()
         .to_owned()
+}
+
+/// A valid access token of a new session of `user_id`.
+pub async fn token_for(db: &PgPool, user_id: Uuid) -> String {
+    token_of(open_session(db, user_id).await)
 }
 
 pub use jsonwebtoken::Algorithm;
@@ -238,11 +281,11 @@ pub fn sign(claims: &Value, algorithm: Algorithm, secret: &str) -> String {
     .expect("claims encode")
 }
 
-/// The claims `token_keys()` would accept for `user_id`, valid from now for ten minutes.
-pub fn valid_claims(user_id: Uuid) -> Value {
+/// The claims `token_keys()` would accept for the caller, valid from now for ten minutes.
+pub fn valid_claims(caller: Caller) -> Value {
     let now = chrono::Utc::now().timestamp();
     json!({
-        "sub": user_id, "iat": now, "nbf": now, "exp": now + 600,
+        "sub": caller.user_id, "sid": caller.session_id, "iat": now, "nbf": now, "exp": now + 600,
         "iss": "taskapi", "aud": "taskapi", "jti": Uuid::new_v4(),
     })
 }
@@ -300,16 +343,18 @@ pub fn without_claim(mut claims: Value, key: &str) -> Value {
     claims
 }
 
-/// A user who had a task and was then deleted: their tokens must be refused.
-pub async fn deleted_user_with_a_task(db: &PgPool) -> (Uuid, Task) {
+/// A user who had a task and a session and was then deleted: the session's token must be
+/// refused. Returns that token and the task.
+pub async fn deleted_user_with_a_task(db: &PgPool) -> (String, Task) {
     let user = create_user(db, "ada", "correct horse battery staple").await;
     let task = insert_task(db, user.id, "t", &[]).await;
+    let token = token_for(db, user.id).await;
     sqlx::query("delete from users where id = $1")
         .bind(user.id)
         .execute(db)
         .await
         .expect("the user is deleted");
-    (user.id, task)
+    (token, task)
 }
 
 /// The string `field` of every object in the JSON array `items`.
@@ -323,4 +368,32 @@ pub fn each<'a>(items: &'a Value, field: &str) -> Vec<&'a str> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Runs the futures at once on this task and returns their outputs in order: concurrent handler
+/// invocations, as many Lambda instances would make them, for race tests.
+pub async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs
+        .into_iter()
+        .map(|o| o.expect("every future finished"))
+        .collect()
 }

@@ -4,6 +4,7 @@ use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::Value;
 
 /// A client for the API under test.
+#[derive(Clone)]
 pub struct TestApi {
     pub base_url: String,
     client: Client,
@@ -106,22 +107,78 @@ impl TestApi {
         self.send(Self::if_match(request, if_match), &path).await
     }
 
-    /// Registers a new user with a unique name and returns an access token for it.
-    pub async fn new_user_token(&self, prefix: &str) -> String {
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post_json(
+            "/api/auth/refresh",
+            &serde_json::json!({ "refresh_token": refresh_token }),
+        )
+        .await
+    }
+
+    /// `POST /api/auth/logout?{query}`.
+    pub async fn logout(&self, token: &str, query: &str) -> Response {
+        let path = format!("/api/auth/logout?{query}");
+        self.send(self.with_token(Method::POST, &path, token), &path)
+            .await
+    }
+
+    pub async fn change_password(&self, token: &str, current: &str, new: &str) -> Response {
+        let path = "/api/users/me/password";
+        let body = serde_json::json!({"current_password": current, "new_password": new});
+        self.send(self.with_token(Method::PUT, path, token).json(&body), path)
+            .await
+    }
+
+    pub async fn delete_account(&self, token: &str, password: &str) -> Response {
+        let path = "/api/users/me";
+        let body = serde_json::json!({ "password": password });
+        self.send(
+            self.with_token(Method::DELETE, path, token).json(&body),
+            path,
+        )
+        .await
+    }
+
+    /// Logs in and returns the token response.
+    pub async fn session(&self, login: &str, password: &str) -> Tokens {
+        let response = self
+            .login(&serde_json::json!({"login": login, "password": password}))
+            .await;
+        assert_eq!(response.status(), 200, "logging in {login}");
+        let body: Value = response.json().await.expect("a token response");
+        Tokens {
+            access: body["access_token"]
+                .as_str()
+                .expect("an access token")
+                .to_owned(),
+            refresh: body["refresh_token"]
+                .as_str()
+                .expect("a refresh token")
+                .to_owned(),
+        }
+    }
+
+    /// Registers a new user with a unique name and logs in.
+    pub async fn new_user(&self, prefix: &str) -> TestUser {
         let name = unique_name(prefix);
-        let password = "violet rivers hum beneath lanterns";
+        let password = PASSWORD.to_owned();
         let body = serde_json::json!({"username": name, "email": format!("{name}@example.com"), "password": password});
         let registered = self.register(&body).await;
         assert_eq!(registered.status(), 201, "registering {name}");
-        let login = self
-            .login(&serde_json::json!({"login": name, "password": password}))
-            .await;
-        assert_eq!(login.status(), 200, "logging in {name}");
-        let token: Value = login.json().await.expect("a token response");
-        token["access_token"]
-            .as_str()
-            .expect("an access token")
-            .to_owned()
+        let tokens = self.session(&name, &password).await;
+        TestUser {
+            name,
+            password,
+            tokens,
+        }
+    }
+
+    /// Deletes a test user's account and everything it owns: the suite leaves nothing behind
+    /// on a deployed stack.
+    pub async fn remove(&self, user: &TestUser) {
+        let tokens = self.session(&user.name, &user.password).await;
+        let deleted = self.delete_account(&tokens.access, &user.password).await;
+        assert_eq!(deleted.status(), 204, "deleting {}", user.name);
     }
 
     pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Response {
@@ -131,6 +188,28 @@ impl TestApi {
             .header("content-type", content_type)
             .body(body.to_owned());
         self.send(request, path).await
+    }
+}
+
+/// The password of every test user.
+pub const PASSWORD: &str = "violet rivers hum beneath lanterns";
+
+/// An access token and a refresh token of one session.
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+}
+
+/// A user a test registered, with a session.
+pub struct TestUser {
+    pub name: String,
+    pub password: String,
+    pub tokens: Tokens,
+}
+
+impl TestUser {
+    pub fn token(&self) -> &str {
+        &self.tokens.access
     }
 }
 

@@ -7,4 +7,5 @@
 mod accounts;
 mod health;
 mod helpers;
+mod sessions;
 mod tasks;

@@ -9,7 +9,8 @@ fn header(response: &reqwest::Response, name: &str) -> String {
 #[tokio::test]
 async fn create_list_get_update_delete_cycle() {
     let api = TestApi::new();
-    let token = api.new_user_token("cycle").await;
+    let user = api.new_user("cycle").await;
+    let token = user.token().to_owned();
 
     let created = api
         .create_task(
@@ -70,38 +71,43 @@ async fn create_list_get_update_delete_cycle() {
     let deleted = api.delete_task(&token, &id, Some("\"3\"")).await;
     assert_eq!(deleted.status(), 204);
     assert_eq!(api.get_task(&token, &id).await.status(), 404);
+    api.remove(&user).await;
 }
 
 #[tokio::test]
 async fn nobody_sees_or_touches_another_users_tasks() {
     let api = TestApi::new();
-    let owner = api.new_user_token("owner").await;
-    let intruder = api.new_user_token("intruder").await;
+    let owner_user = api.new_user("owner").await;
+    let intruder_user = api.new_user("intruder").await;
+    let (owner, intruder) = (owner_user.token(), intruder_user.token());
     let created: Value = api
-        .create_task(&owner, &json!({"title": "private"}))
+        .create_task(owner, &json!({"title": "private"}))
         .await
         .json()
         .await
         .unwrap();
     let id = created["id"].as_str().unwrap();
 
-    assert_eq!(api.get_task(&intruder, id).await.status(), 404);
+    assert_eq!(api.get_task(intruder, id).await.status(), 404);
     let patch = json!({"title": "mine"});
     assert_eq!(
-        api.update_task(&intruder, id, &patch, None).await.status(),
+        api.update_task(intruder, id, &patch, None).await.status(),
         404
     );
-    assert_eq!(api.delete_task(&intruder, id, None).await.status(), 404);
-    let list: Value = api.list_tasks(&intruder, "").await.json().await.unwrap();
+    assert_eq!(api.delete_task(intruder, id, None).await.status(), 404);
+    let list: Value = api.list_tasks(intruder, "").await.json().await.unwrap();
     assert_eq!(list["items"], json!([]));
-    let still_there: Value = api.get_task(&owner, id).await.json().await.unwrap();
+    let still_there: Value = api.get_task(owner, id).await.json().await.unwrap();
     assert_eq!(still_there["title"], "private");
+    api.remove(&owner_user).await;
+    api.remove(&intruder_user).await;
 }
 
 #[tokio::test]
 async fn pages_follow_the_cursor_and_bad_input_is_refused() {
     let api = TestApi::new();
-    let token = api.new_user_token("pager").await;
+    let user = api.new_user("pager").await;
+    let token = user.token().to_owned();
     for i in 0..5 {
         let response = api
             .create_task(&token, &json!({"title": format!("task {i}")}))
@@ -138,4 +144,5 @@ async fn pages_follow_the_cursor_and_bad_input_is_refused() {
     assert_eq!(invalid.status(), 422);
     let anonymous = api.get("/api/tasks").await;
     assert_eq!(anonymous.status(), 401);
+    api.remove(&user).await;
 }

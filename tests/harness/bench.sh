@@ -11,8 +11,18 @@ export PATH="$VENV/bin:$PATH"
 started_db=
 trap '[ -n "$started_db" ] && bash tests/harness/postgres.sh stop; true' EXIT
 
-say "cargo lambda build --release"
-cargo lambda build --release --locked --workspace --exclude api-tests --exclude lambda-bench --exclude shared
+# FUNCTIONS="me tasks-get" builds and measures only those (a release build of every function
+# takes many minutes).
+if [ -n "${FUNCTIONS:-}" ]; then
+  read -r -a selected <<<"${FUNCTIONS//,/ }"
+  packages=()
+  for f in "${selected[@]}"; do packages+=(-p "$f"); done
+  export BENCH_FUNCTIONS=$(IFS=,; echo "${selected[*]}")
+else
+  packages=(--workspace --exclude api-tests --exclude lambda-bench --exclude shared)
+fi
+say "cargo lambda build --release ${packages[*]}"
+cargo lambda build --release --locked "${packages[@]}"
 for dir in target/lambda/*/; do
   (cd "$dir" && rm -f bootstrap.zip && python3 -m zipfile -c bootstrap.zip bootstrap)
 done

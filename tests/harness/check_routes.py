@@ -103,7 +103,11 @@ def secret_reads(properties):
 
 
 # The shared states (shared/src/state.rs) that load the token secret.
-JWT_STATES = ("shared::state::Api as State", "shared::state::Credentials as State")
+JWT_STATES = (
+    "shared::state::Api as State",
+    "shared::state::Credentials as State",
+    "shared::state::Refresh as State",
+)
 
 
 def environment(properties):

@@ -521,9 +521,11 @@ def run_functions(cfn, mode, admin_url, log_dir):
             ("health", call("health", "GET", "/api/health", "/api/health")[0], 200),
             ("register", call("register", "POST", "/api/users/register", "/api/users/register", {"username": name, "email": f"{name}@example.com", "password": password})[0], 201),
         ]
-        status, token, _ = call("login", "POST", "/api/auth/login", "/api/auth/login", {"login": name, "password": password})
+        status, tokens, _ = call("login", "POST", "/api/auth/login", "/api/auth/login", {"login": name, "password": password})
         calls.append(("login", status, 200))
-        access = token["access_token"]
+        status, tokens, _ = call("refresh", "POST", "/api/auth/refresh", "/api/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+        calls.append(("refresh", status, 200))
+        access = tokens["access_token"]
         calls.append(("me", call("me", "GET", "/api/users/me", "/api/users/me", token=access)[0], 200))
         status, task, _ = call("tasks-create", "POST", "/api/tasks", "/api/tasks", {"title": "rehearse", "steps": [{"name": "one"}]}, token=access)
         calls.append(("tasks-create", status, 201))
@@ -533,6 +535,13 @@ def run_functions(cfn, mode, admin_url, log_dir):
         calls.append(("tasks-get", call("tasks-get", "GET", path, "/api/tasks/{id}", token=access, path_parameters=params)[0], 200))
         calls.append(("tasks-update", call("tasks-update", "PATCH", path, "/api/tasks/{id}", {"status": "in_progress"}, token=access, path_parameters=params)[0], 200))
         calls.append(("tasks-delete", call("tasks-delete", "DELETE", path, "/api/tasks/{id}", token=access, path_parameters=params)[0], 204))
+        new_password = "quiet harbours keep their lanterns lit"
+        calls.append(("password-change", call("password-change", "PUT", "/api/users/me/password", "/api/users/me/password", {"current_password": password, "new_password": new_password}, token=access)[0], 204))
+        calls.append(("logout", call("logout", "POST", "/api/auth/logout", "/api/auth/logout", token=access)[0], 204))
+        calls.append(("me after logout", call("me", "GET", "/api/users/me", "/api/users/me", token=access)[0], 401))
+        status, tokens, _ = call("login", "POST", "/api/auth/login", "/api/auth/login", {"login": name, "password": new_password})
+        calls.append(("login with the new password", status, 200))
+        calls.append(("account-delete", call("account-delete", "DELETE", "/api/users/me", "/api/users/me", {"password": new_password}, token=tokens["access_token"])[0], 204))
         wrong = [f"{b}: {got} (expected {want})" for b, got, want in calls if got != want]
         if wrong:
             fail(f"{mode}: " + "; ".join(wrong))

@@ -1,17 +1,17 @@
-//! POST /api/auth/login: a username or email and a password in, an access token out.
+//! POST /api/auth/login: a username or email and a password in; a session out, as an access
+//! token and a refresh token.
 //!
-//! Unknown user and wrong password give the same 401 and cost the same bcrypt work (an unknown
-//! user is checked against a dummy hash). The throttle (`shared::auth::throttle`) refuses an
-//! account's attempts with 429 for a while after repeated failures.
+//! The attempt is charged to the login throttle (`shared::auth::throttle`) before the password is
+//! checked, so no burst gets more guesses than the allowance. An unknown account and a wrong
+//! password give the same 401, after the same bcrypt work (a dummy hash of the configured cost).
+//! A hash of another cost is re-hashed at the next successful login.
 
 use lambda_http::Request;
-use lambda_http::http::StatusCode;
-use secrecy::ExposeSecret;
-use serde_json::json;
 use shared::ApiError;
 use shared::audit::{self, AuditEvent};
-use shared::auth::password::{dummy_hash, verify_password};
-use shared::auth::throttle;
+use shared::auth::password::{cost_of, dummy_hash, hash_password, verify_password};
+use shared::auth::session::{self, Origin, RefreshToken};
+use shared::auth::throttle::{self, Verdict};
 use shared::http::{self, ApiResult};
 use shared::users::Credentials;
 
@@ -26,47 +26,78 @@ fn invalid_credentials() -> ApiError {
 
 pub async fn handle(state: &State, request: Request) -> ApiResult {
     let credentials = Credentials::parse(http::parse_json(&request, state.http.max_body_bytes)?)?;
-    let metadata = audit::request_metadata(&request);
+    let origin = Origin::of(&request);
+    let cost = state.passwords.bcrypt_cost;
 
-    let Some(account) = throttle::find_account(&state.db, &credentials.login).await? else {
-        // Same work as a wrong password, so timing does not tell whether the account exists.
-        let dummy = dummy_hash(state.passwords.bcrypt_cost);
-        verify_password(credentials.password, dummy).await?;
-        let event = AuditEvent::new("auth.login_failure", "user", None)
-            .with("reason", "unknown_account")
+    let attempt = throttle::charge_login(
+        &state.db,
+        &credentials.login_key,
+        origin.ip(),
+        &state.throttle,
+    )
+    .await?;
+    let failures = match attempt.verdict {
+        Verdict::Refused {
+            retry_after_secs,
+            reason,
+        } => {
+            let event = AuditEvent::new(
+                "auth.login_throttled",
+                "user",
+                attempt.account.map(|a| a.id),
+            )
+            .with("reason", reason)
+            .with("retry_after_secs", retry_after_secs)
+            .from_request(&request);
+            audit::store::record(&state.db, event).await?;
+            tracing::info!(outcome = "throttled", reason, retry_after_secs, "login");
+            return Err(ApiError::TooManyRequests { retry_after_secs });
+        }
+        Verdict::Allowed { failures } => failures,
+    };
+    let account_id = attempt.account.as_ref().map(|account| account.id);
+    // Same work whether or not the account exists, so timing does not tell.
+    let (account, hash) = match attempt.account {
+        Some(account) => {
+            let hash = account.password_hash.clone();
+            (Some(account), hash)
+        }
+        None => (None, dummy_hash(cost)),
+    };
+    let verified = verify_password(credentials.password.clone(), hash).await?;
+    let Some(account) = account.filter(|_| verified) else {
+        let reason = if account_id.is_some() {
+            "wrong_password"
+        } else {
+            "unknown_account"
+        };
+        let event = AuditEvent::new("auth.login_failure", "user", account_id)
+            .with("reason", reason)
+            .with("consecutive_failures", failures)
             .from_request(&request);
         audit::store::record(&state.db, event).await?;
-        tracing::info!(outcome = "failure", reason = "unknown_account", "login");
+        tracing::info!(outcome = "failure", reason, failures, "login");
         return Err(invalid_credentials());
     };
 
-    if let Some(retry_after_secs) = account.retry_after_secs() {
-        let event = AuditEvent::new("auth.login_throttled", "user", Some(account.id))
-            .with("retry_after_secs", retry_after_secs)
-            .from_request(&request);
-        audit::store::record(&state.db, event).await?;
-        tracing::info!(outcome = "throttled", user_id = %account.id, retry_after_secs, "login");
-        return Err(ApiError::TooManyRequests { retry_after_secs });
-    }
-
-    if !verify_password(credentials.password, account.password_hash.clone()).await? {
-        let failures = throttle::record_failure(&state.db, account.id, &metadata).await?;
-        tracing::info!(outcome = "failure", reason = "wrong_password", user_id = %account.id, failures, "login");
-        return Err(invalid_credentials());
-    }
-    throttle::record_success(&state.db, account.id, &metadata).await?;
-
-    let issued = state.keys.issue(account.id)?;
-    tracing::info!(outcome = "success", user_id = %account.id, "login");
-    // `http::json` marks it `Cache-Control: no-store`, as RFC 6749 section 5.1 asks of tokens.
-    http::json(
-        StatusCode::OK,
-        &json!({
-            "access_token": issued.token.expose_secret(),
-            "token_type": "Bearer",
-            "expires_in": issued.expires_in,
-        }),
+    let rehashed = match cost_of(&account.password_hash) {
+        Some(current) if current == cost => None,
+        _ => Some(hash_password(credentials.password, cost).await?),
+    };
+    let refresh = RefreshToken::generate()?;
+    let metadata = audit::request_metadata(&request);
+    let opened = session::open_after_login(
+        &state.db,
+        account.id,
+        &origin,
+        &refresh,
+        &state.sessions,
+        rehashed.as_deref(),
+        &metadata,
     )
+    .await?;
+    tracing::info!(outcome = "success", user_id = %account.id, session_id = %opened.session_id, rehashed = rehashed.is_some(), "login");
+    session::token_response(&state.keys, &opened, &refresh)
 }
 
 #[cfg(test)]

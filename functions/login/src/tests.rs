@@ -5,13 +5,22 @@ use shared::testing::{self, TestRequest, body_json};
 use sqlx::PgPool;
 
 use super::*;
-use shared::auth::throttle::FREE_FAILURES;
 
 const PASSWORD: &str = "correct horse battery staple";
+const WRONG: &str = "guessing, guessing, guessing";
+const ATTACKER: &str = "198.51.100.66";
+const OWNER: &str = "203.0.113.10";
+
+async fn login_from(state: &State, ip: &str, body: Value) -> lambda_http::Response<Body> {
+    let request = TestRequest::post("/api/auth/login")
+        .source_ip(ip)
+        .json(&body)
+        .build();
+    http::respond(handle(state, request).await)
+}
 
 async fn login(state: &State, body: Value) -> lambda_http::Response<Body> {
-    let request = TestRequest::post("/api/auth/login").json(&body).build();
-    http::respond(handle(state, request).await)
+    login_from(state, OWNER, body).await
 }
 
 async fn audit_actions(db: &PgPool) -> Vec<String> {
@@ -21,8 +30,12 @@ async fn audit_actions(db: &PgPool) -> Vec<String> {
         .unwrap()
 }
 
+fn count(actions: &[String], action: &str) -> usize {
+    actions.iter().filter(|a| *a == action).count()
+}
+
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
-async fn login_by_username_returns_a_bearer_token_for_the_user(db: PgPool) {
+async fn login_opens_a_session_with_an_access_and_a_refresh_token(db: PgPool) {
     let state = testing::credentials_state(db.clone());
     let user = testing::create_user(&db, "Ada", PASSWORD).await;
 
@@ -33,22 +46,43 @@ async fn login_by_username_returns_a_bearer_token_for_the_user(db: PgPool) {
     let body = body_json(&response);
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 900);
+    let refresh_expires_in = body["refresh_expires_in"].as_i64().unwrap();
+    assert!((7 * 86400 - 5..=7 * 86400).contains(&refresh_expires_in));
+    let refresh = body["refresh_token"].as_str().unwrap();
+    assert_eq!(refresh.len(), 43);
     let claims = testing::token_keys()
         .verify(body["access_token"].as_str().unwrap())
         .unwrap();
     assert_eq!(claims.sub, user.id);
+    let (owner, source_ip, stored_hash): (uuid::Uuid, String, Vec<u8>) = sqlx::query_as(
+        "select s.user_id, host(s.source_ip), t.token_hash \
+         from sessions s join refresh_tokens t on t.session_id = s.id where s.id = $1",
+    )
+    .bind(claims.sid)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!((owner, source_ip.as_str()), (user.id, OWNER));
+    assert_eq!(stored_hash, shared::auth::session::hash(refresh));
     assert_eq!(audit_actions(&db).await, ["auth.login_success"]);
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
-async fn login_by_email_in_another_case_and_by_each_key_works(db: PgPool) {
+async fn login_by_email_in_another_case_or_normal_form_and_by_each_key_works(db: PgPool) {
     let state = testing::credentials_state(db.clone());
-    testing::create_user(&db, "grace", PASSWORD).await;
+    let password = "caf\u{e9} au lait, violet rivers";
+    sqlx::query(
+        "insert into users (username, email, password_hash) values ('jose', 'jos\u{e9}@example.com', $1)",
+    )
+    .bind(bcrypt::hash(password, 10).unwrap())
+    .execute(&db)
+    .await
+    .unwrap();
 
     for body in [
-        json!({"login": "GRACE@Example.COM", "password": PASSWORD}),
-        json!({"email": "grace@example.com", "password": PASSWORD}),
-        json!({"username": "Grace", "password": PASSWORD}),
+        json!({"login": "JOSE\u{301}@Example.COM", "password": password}),
+        json!({"email": "jos\u{e9}@example.com", "password": "cafe\u{301} au lait, violet rivers"}),
+        json!({"username": "Jose", "password": password}),
     ] {
         let response = login(&state, body.clone()).await;
         assert_eq!(response.status(), 200, "{body}");
@@ -60,24 +94,12 @@ async fn wrong_password_and_unknown_user_get_the_same_401(db: PgPool) {
     let state = testing::credentials_state(db.clone());
     testing::create_user(&db, "ada", PASSWORD).await;
 
-    let wrong_password = login(
-        &state,
-        json!({"login": "ada", "password": "not the right one at all"}),
-    )
-    .await;
-    let unknown_user = login(
-        &state,
-        json!({"login": "nobody", "password": "not the right one at all"}),
-    )
-    .await;
+    let wrong_password = login(&state, json!({"login": "ada", "password": WRONG})).await;
+    let unknown_user = login(&state, json!({"login": "nobody", "password": WRONG})).await;
 
     assert_eq!(wrong_password.status(), 401);
     assert_eq!(unknown_user.status(), 401);
     assert_eq!(wrong_password.body().as_ref(), unknown_user.body().as_ref());
-    assert_eq!(
-        wrong_password.headers()[header::WWW_AUTHENTICATE],
-        unknown_user.headers()[header::WWW_AUTHENTICATE]
-    );
     assert_eq!(body_json(&unknown_user)["detail"], "invalid credentials");
     assert_eq!(
         audit_actions(&db).await,
@@ -86,17 +108,14 @@ async fn wrong_password_and_unknown_user_get_the_same_401(db: PgPool) {
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
-async fn repeated_failures_are_throttled_and_a_success_resets_the_count(db: PgPool) {
+async fn five_failures_lock_the_account_at_that_address_and_a_success_resets(db: PgPool) {
     let state = testing::credentials_state(db.clone());
     let user = testing::create_user(&db, "ada", PASSWORD).await;
-    let wrong = json!({"login": "ada", "password": "guessing, guessing, guessing"});
+    let wrong = json!({"login": "ada", "password": WRONG});
 
-    for attempt in 1..=FREE_FAILURES {
-        assert_eq!(
-            login(&state, wrong.clone()).await.status(),
-            401,
-            "attempt {attempt}"
-        );
+    for attempt in 1..=state.throttle.free_failures {
+        let status = login(&state, wrong.clone()).await.status();
+        assert_eq!(status, 401, "attempt {attempt}");
     }
     // Locked now: even the right password is refused until the lock expires.
     let throttled = login(&state, json!({"login": "ada", "password": PASSWORD})).await;
@@ -108,48 +127,135 @@ async fn repeated_failures_are_throttled_and_a_success_resets_the_count(db: PgPo
     );
 
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_eq!(
-        login(&state, json!({"login": "ada", "password": PASSWORD}))
-            .await
-            .status(),
-        200
-    );
+    let success = login(&state, json!({"login": "ada", "password": PASSWORD})).await;
+    assert_eq!(success.status(), 200);
 
-    let (count, locked): (i32, Option<chrono::DateTime<chrono::Utc>>) =
-        sqlx::query_as("select failed_login_count, locked_until from users where id = $1")
-            .bind(user.id)
-            .fetch_one(&db)
-            .await
-            .unwrap();
-    assert_eq!((count, locked), (0, None));
-    assert_eq!(
-        login(&state, wrong).await.status(),
-        401,
-        "a fresh count after success"
-    );
+    let (count, rows): (i32, i64) = sqlx::query_as(
+        "select failed_login_count, (select count(*) from login_throttles) from users where id = $1",
+    )
+    .bind(user.id)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!((count, rows), (0, 0));
+    assert_eq!(login(&state, wrong).await.status(), 401, "a fresh count");
 
     let actions = audit_actions(&db).await;
+    assert_eq!(count_of(&actions), (6, 1, 1));
+}
+
+fn count_of(actions: &[String]) -> (usize, usize, usize) {
+    (
+        count(actions, "auth.login_failure"),
+        count(actions, "auth.login_throttled"),
+        count(actions, "auth.login_success"),
+    )
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_burst_of_concurrent_wrong_guesses_gets_exactly_the_allowance(db: PgPool) {
+    let state = testing::credentials_state(db.clone());
+    testing::create_user(&db, "ada", PASSWORD).await;
+
+    // Sixteen handler invocations at once, as sixteen Lambda instances would run them.
+    let attempts = (0..16)
+        .map(|_| login_from(&state, ATTACKER, json!({"login": "ada", "password": WRONG})))
+        .collect();
+    let statuses: Vec<u16> = testing::join_all(attempts)
+        .await
+        .iter()
+        .map(|response| response.status().as_u16())
+        .collect();
+
+    let reached_bcrypt = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
     assert_eq!(
-        actions
-            .iter()
-            .filter(|a| *a == "auth.login_failure")
-            .count(),
-        6
+        (reached_bcrypt, refused),
+        (
+            state.throttle.free_failures as usize,
+            16 - state.throttle.free_failures as usize
+        ),
+        "{statuses:?}"
     );
-    assert_eq!(
-        actions
-            .iter()
-            .filter(|a| *a == "auth.login_throttled")
-            .count(),
-        1
-    );
-    assert_eq!(
-        actions
-            .iter()
-            .filter(|a| *a == "auth.login_success")
-            .count(),
-        1
-    );
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn the_owner_gets_in_from_another_address_during_an_attackers_lock(db: PgPool) {
+    let state = testing::credentials_state(db.clone());
+    testing::create_user(&db, "ada", PASSWORD).await;
+    for _ in 0..=state.throttle.free_failures {
+        login_from(&state, ATTACKER, json!({"login": "ada", "password": WRONG})).await;
+    }
+    let attacker = login_from(
+        &state,
+        ATTACKER,
+        json!({"login": "ada", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(attacker.status(), 429, "the attacker's address is locked");
+
+    let owner = login_from(&state, OWNER, json!({"login": "ada", "password": PASSWORD})).await;
+
+    assert_eq!(owner.status(), 200);
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn after_many_failures_only_known_addresses_may_try(db: PgPool) {
+    let state = testing::credentials_state(db.clone());
+    let user = testing::create_user(&db, "ada", PASSWORD).await;
+    sqlx::query(
+        "insert into login_known_addresses (user_id, source_ip, last_success_at) values ($1, $2::inet, now())",
+    )
+    .bind(user.id)
+    .bind(OWNER)
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "update users set failed_login_count = $2, last_failed_login_at = now() where id = $1",
+    )
+    .bind(user.id)
+    .bind(state.throttle.lockdown_failures)
+    .execute(&db)
+    .await
+    .unwrap();
+
+    let stranger = login_from(
+        &state,
+        "192.0.2.1",
+        json!({"login": "ada", "password": PASSWORD}),
+    )
+    .await;
+    let owner = login(&state, json!({"login": "ada", "password": PASSWORD})).await;
+
+    assert_eq!(stranger.status(), 429);
+    assert_eq!(owner.status(), 200);
+    let count: i32 = sqlx::query_scalar("select failed_login_count from users where id = $1")
+        .bind(user.id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(count, 0, "a success ends the lockdown");
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn one_address_has_a_budget_of_failures_across_accounts(db: PgPool) {
+    let mut state = testing::credentials_state(db.clone());
+    state.throttle.address_budget = 3;
+    for name in ["ada", "grace", "linus", "barbara"] {
+        testing::create_user(&db, name, PASSWORD).await;
+    }
+
+    let mut statuses = Vec::new();
+    for name in ["ada", "grace", "linus", "barbara", "nobody"] {
+        let response =
+            login_from(&state, ATTACKER, json!({"login": name, "password": WRONG})).await;
+        statuses.push(response.status().as_u16());
+    }
+    let elsewhere = login(&state, json!({"login": "barbara", "password": PASSWORD})).await;
+
+    assert_eq!(statuses, [401, 401, 401, 429, 429]);
+    assert_eq!(elsewhere.status(), 200, "other addresses are not affected");
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
@@ -161,23 +267,20 @@ async fn the_lock_doubles_with_each_failure_up_to_fifteen_minutes(db: PgPool) {
         let state = &state;
         async move {
             sqlx::query(
-                "update users set failed_login_count = $2, locked_until = null where id = $1",
+                "insert into login_throttles (subject, source_ip, failures) values ($1::text, $2::inet, $3) \
+                 on conflict (subject, source_ip) do update set failures = $3, locked_until = null",
             )
             .bind(user.id)
+            .bind(OWNER)
             .bind(previous_failures)
             .execute(&db)
             .await
             .unwrap();
-            let response = login(
-                state,
-                json!({"login": "ada", "password": "wrong wrong wrong wrong"}),
-            )
-            .await;
+            let response = login(state, json!({"login": "ada", "password": WRONG})).await;
             assert_eq!(response.status(), 401);
             let seconds: f64 = sqlx::query_scalar(
-                "select extract(epoch from locked_until - now())::float8 from users where id = $1",
+                "select extract(epoch from locked_until - now())::float8 from login_throttles",
             )
-            .bind(user.id)
             .fetch_one(&db)
             .await
             .unwrap();
@@ -206,33 +309,61 @@ async fn the_lock_doubles_with_each_failure_up_to_fifteen_minutes(db: PgPool) {
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
-async fn throttled_attempts_do_not_extend_the_lock(db: PgPool) {
+async fn refused_attempts_do_not_extend_the_lock(db: PgPool) {
     let state = testing::credentials_state(db.clone());
     let user = testing::create_user(&db, "ada", PASSWORD).await;
-    sqlx::query("update users set failed_login_count = 7, locked_until = now() + interval '60 seconds' where id = $1")
-        .bind(user.id)
-        .execute(&db)
-        .await
-        .unwrap();
+    sqlx::query(
+        "insert into login_throttles (subject, source_ip, failures, locked_until) \
+         values ($1::text, $2::inet, 7, now() + interval '60 seconds')",
+    )
+    .bind(user.id)
+    .bind(OWNER)
+    .execute(&db)
+    .await
+    .unwrap();
 
     for _ in 0..3 {
-        assert_eq!(
-            login(
-                &state,
-                json!({"login": "ada", "password": "wrong wrong wrong"})
-            )
+        let status = login(&state, json!({"login": "ada", "password": WRONG}))
             .await
-            .status(),
-            429
-        );
+            .status();
+        assert_eq!(status, 429);
     }
 
-    let count: i32 = sqlx::query_scalar("select failed_login_count from users where id = $1")
+    let (failures, seconds): (i32, f64) = sqlx::query_as(
+        "select failures, extract(epoch from locked_until - now())::float8 from login_throttles",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(failures, 7);
+    assert!(seconds <= 60.0, "{seconds}");
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_hash_of_another_cost_is_rehashed_at_a_successful_login(db: PgPool) {
+    let mut state = testing::credentials_state(db.clone());
+    let user = testing::create_user(&db, "ada", PASSWORD).await; // cost 10
+    state.passwords.bcrypt_cost = 11;
+
+    assert_eq!(
+        login(&state, json!({"login": "ada", "password": PASSWORD}))
+            .await
+            .status(),
+        200
+    );
+
+    let hash: String = sqlx::query_scalar("select password_hash from users where id = $1")
         .bind(user.id)
         .fetch_one(&db)
         .await
         .unwrap();
-    assert_eq!(count, 7);
+    assert!(hash.starts_with("$2b$11$"), "{hash}");
+    assert_eq!(
+        login(&state, json!({"login": "ada", "password": PASSWORD}))
+            .await
+            .status(),
+        200
+    );
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
@@ -264,23 +395,24 @@ async fn invalid_login_bodies_are_422_or_400(db: PgPool) {
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
-async fn no_audit_row_or_response_carries_the_password_or_token(db: PgPool) {
+async fn no_audit_row_or_response_carries_the_password_or_a_token(db: PgPool) {
     let state = testing::credentials_state(db.clone());
     testing::create_user(&db, "ada", PASSWORD).await;
-    let wrong = "a wrong password that is long";
-    login(&state, json!({"login": "ada", "password": wrong})).await;
+    login(&state, json!({"login": "ada", "password": WRONG})).await;
     let success = login(&state, json!({"login": "ada", "password": PASSWORD})).await;
-    let token = body_json(&success)["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let body = body_json(&success);
 
     let metadata: Vec<Value> = sqlx::query_scalar("select metadata from audit_logs")
         .fetch_all(&db)
         .await
         .unwrap();
     let all = serde_json::to_string(&metadata).unwrap();
-    for secret in [PASSWORD, wrong, token.as_str()] {
+    for secret in [
+        PASSWORD,
+        WRONG,
+        body["access_token"].as_str().unwrap(),
+        body["refresh_token"].as_str().unwrap(),
+    ] {
         assert!(!all.contains(secret));
     }
     assert!(!String::from_utf8_lossy(success.body()).contains("password_hash"));

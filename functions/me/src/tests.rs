@@ -28,7 +28,11 @@ async fn a_valid_token_gets_the_user_without_secrets(db: PgPool) {
     let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
 
-    let response = me(&state, get_me().bearer(&testing::token_for(user.id))).await;
+    let response = me(
+        &state,
+        get_me().bearer(&testing::token_for(&db, user.id).await),
+    )
+    .await;
 
     assert_eq!(response.status(), 200);
     let body = body_json(&response);
@@ -46,7 +50,11 @@ async fn a_valid_token_gets_the_user_without_secrets(db: PgPool) {
 async fn a_hand_signed_token_with_the_right_secret_and_claims_is_accepted(db: PgPool) {
     let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
-    let token = sign(&valid_claims(user.id), Algorithm::HS256, TEST_JWT_SECRET);
+    let token = sign(
+        &valid_claims(testing::open_session(&db, user.id).await),
+        Algorithm::HS256,
+        TEST_JWT_SECRET,
+    );
 
     assert_eq!(me(&state, get_me().bearer(&token)).await.status(), 200);
 }
@@ -55,7 +63,7 @@ async fn a_hand_signed_token_with_the_right_secret_and_claims_is_accepted(db: Pg
 async fn hostile_tokens_get_401_invalid_token(db: PgPool) {
     let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
-    let good = valid_claims(user.id);
+    let good = valid_claims(testing::open_session(&db, user.id).await);
     let now = chrono::Utc::now().timestamp();
     let hs256 = |claims: &Value| sign(claims, Algorithm::HS256, TEST_JWT_SECRET);
     let good_token = hs256(&good);
@@ -142,7 +150,7 @@ async fn hostile_tokens_get_401_invalid_token(db: PgPool) {
 async fn a_token_of_a_deleted_user_is_refused(db: PgPool) {
     let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
-    let token = testing::token_for(user.id);
+    let token = testing::token_for(&db, user.id).await;
     sqlx::query("delete from users where id = $1")
         .bind(user.id)
         .execute(&db)
@@ -159,7 +167,7 @@ async fn a_token_of_a_deleted_user_is_refused(db: PgPool) {
 async fn authorization_header_variants(db: PgPool) {
     let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
-    let token = testing::token_for(user.id);
+    let token = testing::token_for(&db, user.id).await;
 
     let missing = me(&state, get_me()).await;
     assert_eq!(

@@ -3,21 +3,23 @@
 
 use lambda_http::Request;
 use shared::audit;
-use shared::auth::authenticate_token;
+use shared::auth::{authenticate_token, session_ended};
 use shared::http::{self, ApiResult, etag};
 use shared::tasks::{NewTask, store};
 
 pub use shared::state::Api as State;
 
 pub async fn handle(state: &State, request: Request) -> ApiResult {
-    let user_id = authenticate_token(&request, &state.keys)?;
+    let caller = authenticate_token(&request, &state.keys)?;
     let new_task = NewTask::parse(http::parse_json(&request, state.http.max_body_bytes)?)?;
 
     let metadata = audit::request_metadata(&request);
-    let created = store::create(&state.db, user_id, &new_task, &metadata).await?;
+    let created = store::create(&state.db, caller, &new_task, &metadata)
+        .await?
+        .ok_or_else(|| session_ended(caller))?;
 
     let task = &created.task;
-    tracing::info!(task_id = %task.id, user_id = %user_id, steps = created.steps.len(), "task created");
+    tracing::info!(task_id = %task.id, user_id = %caller.user_id, steps = created.steps.len(), "task created");
     let location = format!("/api/tasks/{}", task.id);
     etag::with_etag(http::created(&location, &created)?, task.version)
 }

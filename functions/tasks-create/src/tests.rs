@@ -16,7 +16,7 @@ async fn create(state: &State, token: &str, body: Value) -> lambda_http::Respons
 
 async fn setup(db: &PgPool) -> (State, shared::users::User, String) {
     let user = testing::create_user(db, "ada", "correct horse battery staple").await;
-    let token = testing::token_for(user.id);
+    let token = testing::token_for(db, user.id).await;
     (testing::api_state(db.clone()), user, token)
 }
 

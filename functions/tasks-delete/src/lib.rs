@@ -13,18 +13,18 @@ use shared::tasks::store::{self, Written};
 pub use shared::state::Api as State;
 
 pub async fn handle(state: &State, request: Request) -> ApiResult {
-    let user_id = authenticate_token(&request, &state.keys)?;
+    let caller = authenticate_token(&request, &state.keys)?;
     let id = http::path_id(&request, "id")?;
     let if_match = IfMatch::from_request(&request)?;
 
     let metadata = audit::request_metadata(&request);
-    match store::delete_if_version(&state.db, user_id, id, if_match.versions(), &metadata).await? {
+    match store::delete_if_version(&state.db, caller, id, if_match.versions(), &metadata).await? {
         Written::Done(()) => {
-            tracing::info!(task_id = %id, user_id = %user_id, "task deleted");
+            tracing::info!(task_id = %id, user_id = %caller.user_id, "task deleted");
             http::no_content()
         }
         Written::Stale => Err(ApiError::PreconditionFailed),
-        Written::Missing => Err(not_found(&state.db, user_id).await),
+        Written::Missing => Err(not_found(&state.db, caller).await),
     }
 }
 

@@ -18,7 +18,7 @@ async fn deletes_the_task_and_its_steps_and_keeps_an_audit_row(db: PgPool) {
     let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
     let task = testing::insert_task(&db, user.id, "old", &["a", "b"]).await;
-    let token = testing::token_for(user.id);
+    let token = testing::token_for(&db, user.id).await;
 
     let response = delete(&state, &token, &task.id.to_string()).await;
 
@@ -47,7 +47,12 @@ async fn another_users_task_is_404_and_stays(db: PgPool) {
     let grace = testing::create_user(&db, "grace", "correct horse battery staple").await;
     let adas = testing::insert_task(&db, ada.id, "mine", &["a"]).await;
 
-    let response = delete(&state, &testing::token_for(grace.id), &adas.id.to_string()).await;
+    let response = delete(
+        &state,
+        &testing::token_for(&db, grace.id).await,
+        &adas.id.to_string(),
+    )
+    .await;
 
     assert_eq!(response.status(), 404);
     assert_eq!(count(&db, "select count(*) from tasks").await, 1);
@@ -62,9 +67,13 @@ async fn a_bad_id_is_400_and_no_token_is_401(db: PgPool) {
     let task = testing::insert_task(&db, user.id, "t", &[]).await;
 
     assert_eq!(
-        delete(&state, &testing::token_for(user.id), "not-a-uuid")
-            .await
-            .status(),
+        delete(
+            &state,
+            &testing::token_for(&db, user.id).await,
+            "not-a-uuid"
+        )
+        .await
+        .status(),
         400
     );
     let request = TestRequest::new("DELETE", "/api/tasks/x")
@@ -77,9 +86,9 @@ async fn a_bad_id_is_400_and_no_token_is_401(db: PgPool) {
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_token_of_a_deleted_user_is_401(db: PgPool) {
     let state = testing::api_state(db.clone());
-    let (user_id, task) = testing::deleted_user_with_a_task(&db).await;
+    let (token, task) = testing::deleted_user_with_a_task(&db).await;
 
-    let response = delete(&state, &testing::token_for(user_id), &task.id.to_string()).await;
+    let response = delete(&state, &token, &task.id.to_string()).await;
 
     assert_eq!(response.status(), 401);
 }

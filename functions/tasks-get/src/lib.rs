@@ -10,12 +10,12 @@ use shared::tasks::store;
 pub use shared::state::Api as State;
 
 pub async fn handle(state: &State, request: Request) -> ApiResult {
-    let user_id = authenticate_token(&request, &state.keys)?;
+    let caller = authenticate_token(&request, &state.keys)?;
     let id = http::path_id(&request, "id")?;
 
     // One round trip: the task with its steps. Finding it proves its owner still exists.
-    let Some(task) = store::find_owned(&state.db, user_id, id).await? else {
-        return Err(not_found(&state.db, user_id).await);
+    let Some(task) = store::find_owned(&state.db, caller, id).await? else {
+        return Err(not_found(&state.db, caller).await);
     };
     let version = task.task.version;
     etag::with_etag(http::json(StatusCode::OK, &task)?, version)

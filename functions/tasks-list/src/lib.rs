@@ -6,7 +6,7 @@
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use shared::ApiError;
-use shared::auth::{authenticate_token, ensure_user_exists};
+use shared::auth::{authenticate_token, ensure_session_live};
 use shared::http::{self, ApiResult, QueryParameters};
 use shared::pagination::{PageRequest, Position, Scope};
 use shared::tasks::{TaskStatus, store};
@@ -14,7 +14,7 @@ use shared::tasks::{TaskStatus, store};
 pub use shared::state::Api as State;
 
 pub async fn handle(state: &State, request: Request) -> ApiResult {
-    let user_id = authenticate_token(&request, &state.keys)?;
+    let caller = authenticate_token(&request, &state.keys)?;
     let parameters = QueryParameters::parse(&request, &["limit", "status", "cursor"])?;
     let status = match parameters.single("status")? {
         None => None,
@@ -24,15 +24,15 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
     };
     let scope = Scope {
         listing: "tasks",
-        owner_id: user_id,
+        owner_id: caller.user_id,
         filter: status.map(TaskStatus::as_str),
     };
     let page = PageRequest::parse(&parameters, &state.cursors, &scope)?;
 
-    let rows = store::list_page(&state.db, user_id, status, page.after, page.fetch()).await?;
-    // A task proves its owner exists; only an empty page needs to ask.
+    let rows = store::list_page(&state.db, caller, status, page.after, page.fetch()).await?;
+    // A task found proves the session stands; only an empty page needs to ask.
     if rows.is_empty() {
-        ensure_user_exists(&state.db, user_id).await?;
+        ensure_session_live(&state.db, caller).await?;
     }
     let page = page.page(rows, &state.cursors, &scope, |task| Position {
         created_at: task.created_at,

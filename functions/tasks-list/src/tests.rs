@@ -60,7 +60,7 @@ async fn paging_with_limit_7_returns_250_tasks_once_each_in_order(db: PgPool) {
     let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
     insert_tasks(&db, user.id, 250).await;
-    let token = testing::token_for(user.id);
+    let token = testing::token_for(&db, user.id).await;
 
     let mut seen = Vec::new();
     let mut query = "limit=7".to_owned();
@@ -91,7 +91,7 @@ async fn tasks_created_between_pages_do_not_shift_the_next_page(db: PgPool) {
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
     insert_tasks(&db, user.id, 30).await;
     let before = expected_order(&db, user.id).await;
-    let token = testing::token_for(user.id);
+    let token = testing::token_for(&db, user.id).await;
 
     let first = body_json(&list(&state, &token, "limit=10").await);
     for i in 0..5 {
@@ -112,7 +112,7 @@ async fn a_user_sees_only_their_own_tasks(db: PgPool) {
     insert_tasks(&db, ada.id, 4).await;
     insert_tasks(&db, grace.id, 3).await;
 
-    let page = body_json(&list(&state, &testing::token_for(ada.id), "").await);
+    let page = body_json(&list(&state, &testing::token_for(&db, ada.id).await, "").await);
 
     let owners: HashSet<&str> = testing::each(&page["items"], "owner_id")
         .into_iter()
@@ -127,7 +127,7 @@ async fn the_status_filter_pages_through_only_that_status(db: PgPool) {
     let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
     insert_tasks(&db, user.id, 50).await;
-    let token = testing::token_for(user.id);
+    let token = testing::token_for(&db, user.id).await;
 
     let first = body_json(&list(&state, &token, "status=completed&limit=6").await);
     let cursor = first["next_cursor"].as_str().unwrap();
@@ -160,7 +160,7 @@ async fn the_default_page_is_20_and_the_last_page_has_no_cursor(db: PgPool) {
     let state = testing::api_state(db.clone());
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
     insert_tasks(&db, user.id, 21).await;
-    let token = testing::token_for(user.id);
+    let token = testing::token_for(&db, user.id).await;
 
     let first = body_json(&list(&state, &token, "").await);
     assert_eq!(ids(&first).len(), 20);
@@ -176,7 +176,7 @@ async fn bad_parameters_and_tampered_or_borrowed_cursors_are_400(db: PgPool) {
     let ada = testing::create_user(&db, "ada", "correct horse battery staple").await;
     let grace = testing::create_user(&db, "grace", "correct horse battery staple").await;
     insert_tasks(&db, ada.id, 5).await;
-    let token = testing::token_for(ada.id);
+    let token = testing::token_for(&db, ada.id).await;
     let cursor = body_json(&list(&state, &token, "limit=2").await)["next_cursor"]
         .as_str()
         .unwrap()
@@ -204,7 +204,7 @@ async fn bad_parameters_and_tampered_or_borrowed_cursors_are_400(db: PgPool) {
 
     let borrowed = list(
         &state,
-        &testing::token_for(grace.id),
+        &testing::token_for(&db, grace.id).await,
         &format!("cursor={cursor}"),
     )
     .await;
@@ -229,19 +229,15 @@ async fn a_token_of_a_deleted_user_is_401_while_a_user_without_tasks_gets_an_emp
     let gone = testing::create_user(&db, "ada", "correct horse battery staple").await;
     let idle = testing::create_user(&db, "grace", "correct horse battery staple").await;
     insert_tasks(&db, gone.id, 3).await;
+    let gone_token = testing::token_for(&db, gone.id).await;
     sqlx::query("delete from users where id = $1")
         .bind(gone.id)
         .execute(&db)
         .await
         .unwrap();
 
-    assert_eq!(
-        list(&state, &testing::token_for(gone.id), "")
-            .await
-            .status(),
-        401
-    );
-    let empty = list(&state, &testing::token_for(idle.id), "").await;
+    assert_eq!(list(&state, &gone_token, "").await.status(), 401);
+    let empty = list(&state, &testing::token_for(&db, idle.id).await, "").await;
     assert_eq!(empty.status(), 200);
     assert_eq!(body_json(&empty)["items"], serde_json::json!([]));
 }

@@ -18,21 +18,21 @@ use shared::tasks::store::{self, Written};
 pub use shared::state::Api as State;
 
 pub async fn handle(state: &State, request: Request) -> ApiResult {
-    let user_id = authenticate_token(&request, &state.keys)?;
+    let caller = authenticate_token(&request, &state.keys)?;
     let id = http::path_id(&request, "id")?;
     let if_match = IfMatch::from_request(&request)?;
     let changes = TaskChanges::parse(http::parse_json(&request, state.http.max_body_bytes)?)?;
 
     let metadata = audit::request_metadata(&request);
     let versions = if_match.versions();
-    match store::update_if_version(&state.db, user_id, id, versions, &changes, &metadata).await? {
+    match store::update_if_version(&state.db, caller, id, versions, &changes, &metadata).await? {
         Written::Done(task) => {
             let version = task.task.version;
-            tracing::info!(task_id = %id, user_id = %user_id, version, "task updated");
+            tracing::info!(task_id = %id, user_id = %caller.user_id, version, "task updated");
             etag::with_etag(http::json(StatusCode::OK, &task)?, version)
         }
         Written::Stale => Err(ApiError::PreconditionFailed),
-        Written::Missing => Err(not_found(&state.db, user_id).await),
+        Written::Missing => Err(not_found(&state.db, caller).await),
     }
 }
 

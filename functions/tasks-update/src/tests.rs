@@ -20,7 +20,7 @@ struct Fixture {
 
 async fn fixture(db: PgPool) -> Fixture {
     let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
-    let token = testing::token_for(user.id);
+    let token = testing::token_for(&db, user.id).await;
     let task = testing::insert_task(&db, user.id, "original", &["one", "two"]).await;
     Fixture {
         state: testing::api_state(db.clone()),
@@ -316,7 +316,7 @@ async fn another_users_task_is_404_and_a_bad_id_400(db: PgPool) {
     let id = f.task.id.to_string();
 
     let foreign = patch_request(
-        &testing::token_for(grace.id),
+        &testing::token_for(&f.db, grace.id).await,
         &id,
         &json!({"title": "mine now"}),
         None,

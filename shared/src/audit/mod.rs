@@ -60,7 +60,8 @@ pub fn request_metadata(request: &Request) -> Value {
     Value::Object(metadata)
 }
 
-fn source_ip(request: &Request) -> Option<String> {
+/// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`), never a header.
+pub fn source_ip(request: &Request) -> Option<String> {
     match request.request_context_ref()? {
         RequestContext::ApiGatewayV2(context) => context.http.source_ip.clone(),
         #[allow(unreachable_patterns)]

@@ -5,59 +5,71 @@ use lambda_http::http::header;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::auth::session;
 use crate::auth::token::TokenKeys;
 use crate::error::ApiError;
 use crate::users::{self, User};
 
-/// The user behind the request's `Authorization: Bearer <token>`, or a 401 with a
-/// `WWW-Authenticate: Bearer` challenge (`error="invalid_token"` when a token was presented
-/// and refused, as RFC 6750 says). A valid token of a deleted user is refused too.
+/// Who is calling: the user and the session their access token belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+}
+
+/// The user behind the request's `Authorization: Bearer <token>`, in one statement that also
+/// checks the token's session still stands; or a 401 with a `WWW-Authenticate: Bearer` challenge
+/// (`error="invalid_token"` when a token was presented and refused, as RFC 6750 says).
 pub async fn authenticate(
     request: &Request,
     keys: &TokenKeys,
     db: &PgPool,
 ) -> Result<User, ApiError> {
-    let user_id = authenticate_token(request, keys)?;
-    users::store::find_by_id(db, user_id)
+    let caller = authenticate_token(request, keys)?;
+    users::store::find_for_caller(db, caller)
         .await?
-        .ok_or_else(|| unknown_user(user_id))
+        .ok_or_else(|| session_ended(caller))
 }
 
-/// The user id of a valid bearer token, without asking the database. A handler that uses it
-/// must still refuse a user that no longer exists: its own query usually proves the user exists
-/// (a task row can only belong to an existing user), and `ensure_user_exists` settles the cases
-/// where it finds nothing. That saves a round trip on every successful request.
-pub fn authenticate_token(request: &Request, keys: &TokenKeys) -> Result<Uuid, ApiError> {
+/// The caller of a valid bearer token, without asking the database. A handler that uses it
+/// must still refuse a session that was revoked or expired, or a user that no longer exists:
+/// its own statement checks `session_is_live` (so a row it finds proves the session stands), and
+/// `ensure_session_live` or `not_found` settle the cases where it finds nothing. That saves a
+/// round trip on every successful request.
+pub fn authenticate_token(request: &Request, keys: &TokenKeys) -> Result<Caller, ApiError> {
     let token = bearer_token(request)?;
     let claims = keys.verify(token).map_err(|err| {
         tracing::info!(reason = %err, "auth: token refused");
         invalid_token("the access token is invalid or expired")
     })?;
-    Ok(claims.sub)
+    Ok(Caller {
+        user_id: claims.sub,
+        session_id: claims.sid,
+    })
 }
 
-/// `Ok` when the token's user still exists, else the 401 for a token of a deleted user.
-pub async fn ensure_user_exists(db: &PgPool, user_id: Uuid) -> Result<(), ApiError> {
-    if users::store::exists(db, user_id).await? {
+/// `Ok` when the caller's session still stands, else the 401 of an ended session.
+pub async fn ensure_session_live(db: &PgPool, caller: Caller) -> Result<(), ApiError> {
+    if session::is_live(db, caller).await? {
         Ok(())
     } else {
-        Err(unknown_user(user_id))
+        Err(session_ended(caller))
     }
 }
 
-/// The answer for a resource of the caller that was not found: 404, or the 401 of a token whose
-/// user no longer exists (a second statement, on this failure path only).
-pub async fn not_found(db: &PgPool, user_id: Uuid) -> ApiError {
-    match ensure_user_exists(db, user_id).await {
+/// The answer for a resource of the caller that was not found: 404, or the 401 of an ended
+/// session (a second statement, on this failure path only).
+pub async fn not_found(db: &PgPool, caller: Caller) -> ApiError {
+    match ensure_session_live(db, caller).await {
         Ok(()) => ApiError::NotFound,
         Err(err) => err,
     }
 }
 
-/// The 401 for a valid token whose user no longer exists.
-pub fn unknown_user(user_id: Uuid) -> ApiError {
-    tracing::info!(user_id = %user_id, "auth: token of a user that no longer exists");
-    invalid_token("the access token's user no longer exists")
+/// The 401 for a valid token whose session was revoked, expired, or whose user is gone.
+pub fn session_ended(caller: Caller) -> ApiError {
+    tracing::info!(user_id = %caller.user_id, session_id = %caller.session_id, "auth: the token's session has ended");
+    invalid_token("the session of this access token has ended (logged out, revoked or expired)")
 }
 
 fn invalid_token(detail: &'static str) -> ApiError {

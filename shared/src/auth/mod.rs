@@ -1,9 +1,13 @@
-//! Authentication: password hashing, access tokens, the Bearer guard, and the login throttle.
+//! Authentication: password hashing, access tokens, the Bearer guard, sessions, and the login
+//! throttle.
 
 pub mod guard;
 pub mod password;
+pub mod session;
 pub mod throttle;
 pub mod token;
 
-pub use guard::{authenticate, authenticate_token, ensure_user_exists, not_found, unknown_user};
+pub use guard::{
+    Caller, authenticate, authenticate_token, ensure_session_live, not_found, session_ended,
+};
 pub use token::TokenKeys;

@@ -17,6 +17,11 @@ pub fn dummy_hash(cost: u32) -> String {
     format!("$2b${cost:02}${DUMMY_HASH_BODY}")
 }
 
+/// The cost a bcrypt hash was made with (`$2b$12$...` is 12).
+pub fn cost_of(hash: &str) -> Option<u32> {
+    hash.split('$').nth(2)?.parse().ok()
+}
+
 /// Hashes a password at `cost`. The password must already be within bcrypt's 72 bytes
 /// (see `users::NewPassword`); a longer one is an error, never silently truncated.
 pub async fn hash_password(password: SecretString, cost: u32) -> Result<String, ApiError> {
@@ -108,6 +113,13 @@ mod tests {
             .await
             .unwrap();
         assert!(!verify_password(secret(&long), hash).await.unwrap());
+    }
+
+    #[test]
+    fn the_cost_is_read_from_the_hash() {
+        assert_eq!(cost_of(&dummy_hash(12)), Some(12));
+        assert_eq!(cost_of(&dummy_hash(10)), Some(10));
+        assert_eq!(cost_of("not a hash"), None);
     }
 
     #[tokio::test]

@@ -1,104 +1,259 @@
-//! The per-account failure count and lock of logins, kept in the users table so every Lambda
-//! instance sees it. Each outcome is recorded with its audit row in one statement.
+//! The login throttle. Every password check (login, password change, account deletion) is first
+//! charged, in one statement, before the hash is checked: the attempt counts as a failure until a
+//! success clears it, so a burst across many Lambda instances cannot get more guesses than the
+//! allowance. Three limits, after Auth0's brute-force protection:
+//!
+//! - per (account, source address): `free_failures` consecutive failures, then a lock of
+//!   2^(n - free_failures) seconds after the n-th, at most `max_lock`; refused attempts do not
+//!   extend it. An attacker's address is locked; the owner's other addresses are not.
+//! - per account, across addresses: after `lockdown_failures` consecutive failures, only
+//!   addresses that logged in to it within `known_address_window` may try, until a success or
+//!   `lockdown_quiet` without failures.
+//! - per source address, across accounts: at most `address_budget` failures per 10 minutes
+//!   (credential stuffing).
+//!
+//! An unknown account is throttled by the name tried, exactly like a known one, so the answers
+//! do not tell whether an account exists.
 
-use std::time::Duration;
-
-use serde_json::Value;
-use sqlx::PgExecutor;
+use lambda_http::Request;
+use secrecy::SecretString;
+use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
+use crate::audit::{self, AuditEvent};
+use crate::auth::password::verify_password;
+use crate::auth::session::Origin;
+use crate::auth::{Caller, session_ended};
+use crate::config::ThrottleConfig;
 use crate::db::{Operation, StoreError};
+use crate::error::ApiError;
 
-/// Consecutive failures allowed before the account starts refusing attempts.
-pub const FREE_FAILURES: i32 = 5;
-/// The longest an account refuses attempts: an attacker cannot lock a user out for longer.
-pub const MAX_LOCK: Duration = Duration::from_secs(15 * 60);
-
-/// What login needs to know about an account.
-#[derive(sqlx::FromRow)]
+/// The account a password is checked against.
+#[derive(Debug, sqlx::FromRow)]
 pub struct Account {
     pub id: Uuid,
     pub password_hash: String,
-    /// Whole seconds until the account accepts attempts again; 0 when it does now.
-    locked_for_secs: i64,
+    pub username: String,
+    pub email: String,
 }
 
-impl Account {
-    pub fn retry_after_secs(&self) -> Option<u64> {
-        u64::try_from(self.locked_for_secs)
-            .ok()
-            .filter(|secs| *secs > 0)
-    }
+/// What charging an attempt decided.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Check the password. `failures` counts this attempt, as if it fails.
+    Allowed { failures: i32 },
+    /// Refused before any check; retry after this many seconds.
+    Refused {
+        retry_after_secs: u64,
+        reason: &'static str,
+    },
 }
 
-/// The account whose username (ignoring case) or email is `login`.
-pub async fn find_account(
+#[derive(Debug)]
+pub struct Attempt {
+    /// `None` when no account has the name tried (or, for a caller, the session is gone).
+    pub account: Option<Account>,
+    pub verdict: Verdict,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Option<Uuid>,
+    password_hash: Option<String>,
+    username: Option<String>,
+    email: Option<String>,
+    locked_down: bool,
+    address_allowed: Option<bool>,
+    throttle_allowed: Option<bool>,
+    failures: Option<i32>,
+    retry_after_secs: Option<i64>,
+}
+
+/// Charges a login attempt for the account named `login_key` (a username or email, already
+/// normalised and lower-cased) from `source_ip`.
+pub async fn charge_login(
     db: impl PgExecutor<'_>,
-    login: &str,
-) -> Result<Option<Account>, StoreError> {
-    sqlx::query_as(
-        "select id, password_hash, \
-                coalesce(ceil(extract(epoch from locked_until - now())), 0)::bigint as locked_for_secs \
-         from users \
-         where lower(username) = lower($1) or email = lower($1)",
-    )
-    .bind(login)
-    .fetch_optional(db)
-    .await
-    .during("throttle.find_account")
+    login_key: &str,
+    source_ip: Option<&str>,
+    config: &ThrottleConfig,
+) -> Result<Attempt, StoreError> {
+    charge(db, Some(login_key), None, source_ip, config).await
 }
 
-/// Counts a wrong password and, from the `FREE_FAILURES`th on, locks the account for
-/// 2^(failures - FREE_FAILURES) seconds, capped at `MAX_LOCK`; writes the
-/// `auth.login_failure` audit row. Returns the new count.
-pub async fn record_failure(
+/// Charges a password check of the signed-in caller (password change, account deletion). The
+/// account is `None` when the caller's session no longer stands.
+pub async fn charge_caller(
     db: impl PgExecutor<'_>,
-    id: Uuid,
-    audit_metadata: &Value,
-) -> Result<i32, StoreError> {
-    sqlx::query_scalar(
-        "with counted as ( \
-             update users set \
-                 failed_login_count = failed_login_count + 1, \
-                 locked_until = case when failed_login_count + 1 >= $2 \
-                     then now() + make_interval(secs => least(power(2, least(failed_login_count + 1 - $2, 20)), $3)) \
-                     else locked_until end \
-             where id = $1 \
-             returning id, failed_login_count), \
-         audit as ( \
-             insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
-             select null, 'auth.login_failure', 'user', id, \
-                    $4::jsonb || jsonb_build_object('reason', 'wrong_password', \
-                                                    'consecutive_failures', failed_login_count) \
-             from counted) \
-         select failed_login_count from counted",
+    caller: Caller,
+    source_ip: Option<&str>,
+    config: &ThrottleConfig,
+) -> Result<Attempt, StoreError> {
+    charge(db, None, Some(caller), source_ip, config).await
+}
+
+async fn charge(
+    db: impl PgExecutor<'_>,
+    login_key: Option<&str>,
+    caller: Option<Caller>,
+    source_ip: Option<&str>,
+    config: &ThrottleConfig,
+) -> Result<Attempt, StoreError> {
+    let attempt = Uuid::new_v4();
+    let row: Row = sqlx::query_as(
+        "with account as ( \
+             select id, password_hash, username, email, failed_login_count, last_failed_login_at \
+             from users \
+             where case when $2::uuid is null then lower(username) = $1 or email = $1 \
+                        else id = $2 and session_is_live($3, $2) end), \
+         source as (select coalesce($4::inet, inet '0.0.0.0') as ip), \
+         subject as (select coalesce((select id::text from account), 'login:' || $1) as key \
+                     where $2::uuid is null or exists (select 1 from account)), \
+         lockdown as ( \
+             select 1 from account a, source \
+             where a.failed_login_count >= $8 \
+               and a.last_failed_login_at > now() - $9 * interval '1 second' \
+               and not exists ( \
+                   select 1 from login_known_addresses k \
+                   where k.user_id = a.id and k.source_ip = source.ip \
+                     and k.last_success_at > now() - $10 * interval '1 second')), \
+         budget as ( \
+             insert into login_address_budgets as b (source_ip, window_start, failures, last_attempt) \
+             select source.ip, date_bin('10 minutes', now(), timestamptz 'epoch'), 1, $5 \
+             from source, subject where not exists (select 1 from lockdown) \
+             on conflict (source_ip, window_start) do update \
+                 set failures = b.failures + (b.failures < $11)::int, \
+                     last_attempt = case when b.failures < $11 then excluded.last_attempt \
+                                         else b.last_attempt end \
+             returning last_attempt = $5 as allowed, window_start), \
+         throttle as ( \
+             insert into login_throttles as t (subject, source_ip, failures, locked_until, last_attempt) \
+             select subject.key, source.ip, 1, \
+                    case when 1 >= $6 then now() + interval '1 second' end, $5 \
+             from subject, source, budget where budget.allowed \
+             on conflict (subject, source_ip) do update set \
+                 failures = case when t.locked_until > now() then t.failures else t.failures + 1 end, \
+                 locked_until = case \
+                     when t.locked_until > now() then t.locked_until \
+                     when t.failures + 1 >= $6 then now() + make_interval( \
+                         secs => least(power(2, least(t.failures + 1 - $6, 20)), $7)) \
+                     else null end, \
+                 last_attempt = case when t.locked_until > now() then t.last_attempt \
+                                     else excluded.last_attempt end, \
+                 updated_at = now() \
+             returning last_attempt = $5 as allowed, failures, locked_until), \
+         counted as ( \
+             update users set failed_login_count = failed_login_count + 1, \
+                              last_failed_login_at = now() \
+             from throttle where users.id = (select id from account) and throttle.allowed) \
+         select a.id, a.password_hash, a.username, a.email, \
+                exists (select 1 from lockdown) as locked_down, \
+                (select allowed from budget) as address_allowed, \
+                (select allowed from throttle) as throttle_allowed, \
+                (select failures from throttle) as failures, \
+                ceil(extract(epoch from coalesce( \
+                    case when exists (select 1 from lockdown) \
+                         then a.last_failed_login_at + $9 * interval '1 second' end, \
+                    (select window_start + interval '10 minutes' from budget where not allowed), \
+                    (select locked_until from throttle where not allowed)) - now()))::bigint \
+                    as retry_after_secs \
+         from (select 1) as one left join account a on true",
     )
-    .bind(id)
-    .bind(FREE_FAILURES)
-    .bind(MAX_LOCK.as_secs_f64())
-    .bind(audit_metadata)
+    .bind(login_key.unwrap_or(""))
+    .bind(caller.map(|c| c.user_id))
+    .bind(caller.map(|c| c.session_id))
+    .bind(source_ip)
+    .bind(attempt)
+    .bind(config.free_failures)
+    .bind(config.max_lock.as_secs_f64())
+    .bind(config.lockdown_failures)
+    .bind(config.lockdown_quiet.as_secs_f64())
+    .bind(config.known_address_window.as_secs_f64())
+    .bind(config.address_budget)
     .fetch_one(db)
     .await
-    .during("throttle.record_failure")
+    .during("throttle.charge")?;
+
+    let account = match (row.id, row.password_hash, row.username, row.email) {
+        (Some(id), Some(password_hash), Some(username), Some(email)) => Some(Account {
+            id,
+            password_hash,
+            username,
+            email,
+        }),
+        _ => None,
+    };
+    let retry_after_secs = u64::try_from(row.retry_after_secs.unwrap_or(1))
+        .unwrap_or(1)
+        .max(1);
+    let verdict = if caller.is_some() && account.is_none() {
+        // The session is gone: nothing was charged; the caller gets a 401.
+        Verdict::Allowed { failures: 0 }
+    } else if row.locked_down {
+        Verdict::Refused {
+            retry_after_secs,
+            reason: "account_lockdown",
+        }
+    } else if row.address_allowed != Some(true) {
+        Verdict::Refused {
+            retry_after_secs,
+            reason: "address_budget",
+        }
+    } else if row.throttle_allowed != Some(true) {
+        Verdict::Refused {
+            retry_after_secs,
+            reason: "account_address_lock",
+        }
+    } else {
+        Verdict::Allowed {
+            failures: row.failures.unwrap_or(1),
+        }
+    };
+    Ok(Attempt { account, verdict })
 }
 
-/// Clears the failure count and any lock, and writes the `auth.login_success` audit row.
-pub async fn record_success(
-    db: impl PgExecutor<'_>,
-    id: Uuid,
-    audit_metadata: &Value,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "with cleared as ( \
-             update users set failed_login_count = 0, locked_until = null \
-             where id = $1 and (failed_login_count <> 0 or locked_until is not null)) \
-         insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
-         values ($1, 'auth.login_success', 'user', $1, $2)",
-    )
-    .bind(id)
-    .bind(audit_metadata)
-    .execute(db)
-    .await
-    .during("throttle.record_success")?;
-    Ok(())
+/// Checks the signed-in caller's password before a sensitive change (password change, account
+/// deletion), throttled like a login: the account when it matches; 403 for a wrong password
+/// (counted, and audited as `action`'s failure), 429 while throttled, 401 when the session ended.
+pub async fn verify_caller_password(
+    db: &PgPool,
+    caller: Caller,
+    password: SecretString,
+    request: &Request,
+    config: &ThrottleConfig,
+    action: &'static str,
+) -> Result<Account, ApiError> {
+    let origin = Origin::of(request);
+    let attempt = charge_caller(db, caller, origin.ip(), config).await?;
+    let Some(account) = attempt.account else {
+        return Err(session_ended(caller));
+    };
+    match attempt.verdict {
+        Verdict::Refused {
+            retry_after_secs,
+            reason,
+        } => {
+            let event = AuditEvent::new("auth.password_check_throttled", "user", Some(account.id))
+                .by(account.id)
+                .with("for", action)
+                .with("reason", reason)
+                .with("retry_after_secs", retry_after_secs)
+                .from_request(request);
+            audit::store::record(db, event).await?;
+            Err(ApiError::TooManyRequests { retry_after_secs })
+        }
+        Verdict::Allowed { failures } => {
+            if verify_password(password, account.password_hash.clone()).await? {
+                return Ok(account);
+            }
+            let event = AuditEvent::new("auth.password_check_failure", "user", Some(account.id))
+                .by(account.id)
+                .with("for", action)
+                .with("consecutive_failures", failures)
+                .from_request(request);
+            audit::store::record(db, event).await?;
+            Err(ApiError::Forbidden {
+                detail: "the password is wrong",
+            })
+        }
+    }
 }

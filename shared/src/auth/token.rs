@@ -1,4 +1,5 @@
-//! Access tokens: HS256 JWTs with `sub`, `iat`, `nbf`, `exp`, `iss`, `aud` and `jti`.
+//! Access tokens: HS256 JWTs with `sub`, `sid` (the session), `iat`, `nbf`, `exp`, `iss`, `aud`
+//! and `jti`.
 
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::auth::Caller;
 use crate::config::{ConfigError, Env, JwtSecret, TokenSettings};
 use crate::error::ApiError;
 use crate::secrets::Secrets;
@@ -17,6 +19,8 @@ pub const LEEWAY: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: Uuid,
+    /// The session the token belongs to: refused once it is revoked or expired.
+    pub sid: Uuid,
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
@@ -72,15 +76,16 @@ impl TokenKeys {
         &self.settings
     }
 
-    /// A token for `user_id`, valid from now for the configured lifetime.
-    pub fn issue(&self, user_id: Uuid) -> Result<IssuedToken, ApiError> {
-        self.issue_at(user_id, chrono::Utc::now().timestamp())
+    /// A token for the caller's session, valid from now for the configured lifetime.
+    pub fn issue(&self, caller: Caller) -> Result<IssuedToken, ApiError> {
+        self.issue_at(caller, chrono::Utc::now().timestamp())
     }
 
-    fn issue_at(&self, user_id: Uuid, now: i64) -> Result<IssuedToken, ApiError> {
+    fn issue_at(&self, caller: Caller, now: i64) -> Result<IssuedToken, ApiError> {
         let lifetime = self.settings.lifetime.as_secs();
         let claims = Claims {
-            sub: user_id,
+            sub: caller.user_id,
+            sid: caller.session_id,
             iat: now,
             nbf: now,
             exp: now + lifetime as i64,
@@ -115,16 +120,24 @@ mod tests {
         chrono::Utc::now().timestamp()
     }
 
+    fn caller(user_id: Uuid) -> Caller {
+        Caller {
+            user_id,
+            session_id: Uuid::new_v4(),
+        }
+    }
+
     #[test]
     fn an_issued_token_verifies_with_all_claims() {
         let keys = keys();
         let user = Uuid::new_v4();
 
-        let issued = keys.issue(user).unwrap();
+        let issued = keys.issue(caller(user)).unwrap();
         let claims = keys.verify(issued.token.expose_secret()).unwrap();
 
         assert_eq!(issued.expires_in, 900);
         assert_eq!(claims.sub, user);
+        assert_ne!(claims.sid, claims.sub);
         assert_eq!(claims.exp - claims.iat, 900);
         assert_eq!(claims.nbf, claims.iat);
         assert_eq!(
@@ -140,10 +153,10 @@ mod tests {
         let keys = keys();
         let user = Uuid::new_v4();
         let a = keys
-            .verify(keys.issue(user).unwrap().token.expose_secret())
+            .verify(keys.issue(caller(user)).unwrap().token.expose_secret())
             .unwrap();
         let b = keys
-            .verify(keys.issue(user).unwrap().token.expose_secret())
+            .verify(keys.issue(caller(user)).unwrap().token.expose_secret())
             .unwrap();
         assert_ne!(a.jti, b.jti);
     }
@@ -151,7 +164,7 @@ mod tests {
     #[test]
     fn a_token_signed_by_hand_with_the_right_claims_verifies() {
         let user = Uuid::new_v4();
-        let token = sign(&valid_claims(user), Algorithm::HS256, SECRET);
+        let token = sign(&valid_claims(caller(user)), Algorithm::HS256, SECRET);
         assert_eq!(keys().verify(&token).unwrap().sub, user);
     }
 
@@ -159,7 +172,7 @@ mod tests {
     fn hostile_tokens_are_refused() {
         let keys = keys();
         let user = Uuid::new_v4();
-        let good = valid_claims(user);
+        let good = valid_claims(caller(user));
         let now = now();
         let good_token = sign(&good, Algorithm::HS256, SECRET);
         let (head, rest) = good_token.split_once('.').unwrap();
@@ -254,7 +267,7 @@ mod tests {
     #[test]
     fn expiry_within_the_leeway_is_tolerated_and_beyond_it_refused() {
         let keys = keys();
-        let good = valid_claims(Uuid::new_v4());
+        let good = valid_claims(caller(Uuid::new_v4()));
         let now = now();
         let just_expired = sign(
             &with(good.clone(), "exp", json!(now - 5)),

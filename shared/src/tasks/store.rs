@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
+use crate::auth::Caller;
 use crate::db::{Operation, StoreError};
 use crate::error::ApiError;
 use crate::pagination::Position;
@@ -55,16 +56,17 @@ impl From<UpdateError> for ApiError {
 /// else's.
 pub async fn find_owned(
     db: impl PgExecutor<'_>,
-    owner_id: Uuid,
+    caller: Caller,
     id: Uuid,
 ) -> Result<Option<TaskWithSteps>, StoreError> {
     sqlx::query_as(concat!(
         "select t.*, ",
         steps_of!("t"),
-        " from tasks t where t.id = $1 and t.owner_id = $2"
+        " from tasks t where t.id = $1 and t.owner_id = $2 and session_is_live($3, $2)"
     ))
     .bind(id)
-    .bind(owner_id)
+    .bind(caller.user_id)
+    .bind(caller.session_id)
     .fetch_optional(db)
     .await
     .during("tasks.find_owned")
@@ -75,10 +77,10 @@ pub async fn find_owned(
 /// refuses a deleted user, `tasks_agent_owned_by_owner` an agent that is not the owner's.
 pub async fn create(
     db: impl PgExecutor<'_>,
-    owner_id: Uuid,
+    caller: Caller,
     task: &NewTask,
     audit_metadata: &Value,
-) -> Result<TaskWithSteps, StoreError> {
+) -> Result<Option<TaskWithSteps>, StoreError> {
     let (names, inputs): (Vec<&str>, Vec<&Value>) = task
         .steps
         .iter()
@@ -87,7 +89,7 @@ pub async fn create(
     sqlx::query_as(
         "with task as ( \
              insert into tasks (owner_id, agent_id, title, description, status, priority, input) \
-             values ($1, $2, $3, $4, $5, $6, $7) \
+             select $1, $2, $3, $4, $5, $6, $7 where session_is_live($11, $1) \
              returning *), \
          steps as ( \
              insert into task_steps (task_id, position, name, input) \
@@ -102,7 +104,7 @@ pub async fn create(
          select task.*, coalesce((select json_agg(steps order by position) from steps), '[]') as steps \
          from task",
     )
-    .bind(owner_id)
+    .bind(caller.user_id)
     .bind(task.agent_id)
     .bind(task.title.as_str())
     .bind(task.description.as_ref().map(|d| d.as_str()))
@@ -112,7 +114,8 @@ pub async fn create(
     .bind(names)
     .bind(inputs)
     .bind(audit_metadata)
-    .fetch_one(db)
+    .bind(caller.session_id)
+    .fetch_optional(db)
     .await
     .during("tasks.create")
 }
@@ -126,7 +129,7 @@ pub async fn create(
 /// `tasks_status_transition` (a 422).
 pub async fn update_if_version(
     db: &PgPool,
-    owner_id: Uuid,
+    caller: Caller,
     id: Uuid,
     versions: Option<&[i64]>,
     changes: &TaskChanges,
@@ -138,7 +141,8 @@ pub async fn update_if_version(
     }
     let updated: Result<Option<TaskWithSteps>, sqlx::Error> = sqlx::query_as(concat!(
         "with previous as ( \
-             select id, status from tasks where id = $1 and owner_id = $2 for update), \
+             select id, status from tasks \
+             where id = $1 and owner_id = $2 and session_is_live($14, $2) for update), \
          task as ( \
              update tasks t set \
                  title = coalesce($4, t.title), \
@@ -164,7 +168,7 @@ pub async fn update_if_version(
         " from task"
     ))
     .bind(id)
-    .bind(owner_id)
+    .bind(caller.user_id)
     .bind(versions)
     .bind(changes.title.as_ref().map(|title| title.as_str()))
     .bind(changes.description.is_some())
@@ -176,17 +180,18 @@ pub async fn update_if_version(
     .bind(changes.result.as_ref().and_then(|r| r.as_ref().map(|r| r.as_value())))
     .bind(changes.status)
     .bind(metadata)
+    .bind(caller.session_id)
     .fetch_optional(db)
     .await;
     match updated {
         Ok(Some(task)) => Ok(Written::Done(task)),
-        Ok(None) => Ok(why_not_written(db, owner_id, id).await?),
+        Ok(None) => Ok(why_not_written(db, caller, id).await?),
         Err(err) if is_forbidden_transition(&err) => {
             // The failure path only: read the status the task had, for a message that names it.
             let from: Option<TaskStatus> =
                 sqlx::query_scalar("select status from tasks where id = $1 and owner_id = $2")
                     .bind(id)
-                    .bind(owner_id)
+                    .bind(caller.user_id)
                     .fetch_optional(db)
                     .await
                     .during("tasks.status")?;
@@ -211,7 +216,7 @@ pub async fn update_if_version(
 /// version when `None`), and writes the `task.delete` audit row, in one statement.
 pub async fn delete_if_version(
     db: &PgPool,
-    owner_id: Uuid,
+    caller: Caller,
     id: Uuid,
     versions: Option<&[i64]>,
     audit_metadata: &Value,
@@ -220,6 +225,7 @@ pub async fn delete_if_version(
         "with deleted as ( \
              delete from tasks \
              where id = $1 and owner_id = $2 and ($3::bigint[] is null or version = any($3)) \
+               and session_is_live($5, $2) \
              returning id, title, version), \
          audit as ( \
              insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
@@ -229,16 +235,17 @@ pub async fn delete_if_version(
          select count(*) from deleted",
     )
     .bind(id)
-    .bind(owner_id)
+    .bind(caller.user_id)
     .bind(versions)
     .bind(audit_metadata)
+    .bind(caller.session_id)
     .fetch_one(db)
     .await
     .during("tasks.delete_if_version")?;
     if deleted > 0 {
         Ok(Written::Done(()))
     } else {
-        why_not_written(db, owner_id, id).await
+        why_not_written(db, caller, id).await
     }
 }
 
@@ -248,20 +255,25 @@ fn is_forbidden_transition(err: &sqlx::Error) -> bool {
         .is_some_and(|name| name == "tasks_status_transition")
 }
 
-/// Why a conditional write touched nothing (a second statement, on the failure path only).
+/// Why a conditional write touched nothing (a second statement, on the failure path only): the
+/// task is there at another version (`Stale`), or not there for this caller (`Missing`, also
+/// when the caller's session has ended; the handler's `not_found` then answers 401).
 async fn why_not_written<T>(
     db: &PgPool,
-    owner_id: Uuid,
+    caller: Caller,
     id: Uuid,
 ) -> Result<Written<T>, StoreError> {
-    let exists: bool =
-        sqlx::query_scalar("select exists(select 1 from tasks where id = $1 and owner_id = $2)")
-            .bind(id)
-            .bind(owner_id)
-            .fetch_one(db)
-            .await
-            .during("tasks.exists")?;
-    Ok(if exists {
+    let stale: bool = sqlx::query_scalar(
+        "select session_is_live($3, $2) \
+                and exists(select 1 from tasks where id = $1 and owner_id = $2)",
+    )
+    .bind(id)
+    .bind(caller.user_id)
+    .bind(caller.session_id)
+    .fetch_one(db)
+    .await
+    .during("tasks.why_not_written")?;
+    Ok(if stale {
         Written::Stale
     } else {
         Written::Missing
@@ -272,24 +284,25 @@ async fn why_not_written<T>(
 /// only those of one `status`. Keyset-paged on (created_at, id), which an index serves.
 pub async fn list_page(
     db: impl PgExecutor<'_>,
-    owner_id: Uuid,
+    caller: Caller,
     status: Option<TaskStatus>,
     after: Option<Position>,
     limit: i64,
 ) -> Result<Vec<Task>, StoreError> {
     sqlx::query_as(
         "select * from tasks \
-         where owner_id = $1 \
+         where owner_id = $1 and session_is_live($6, $1) \
            and ($2::text is null or status = $2) \
            and ($3::timestamptz is null or (created_at, id) < ($3, $4)) \
          order by created_at desc, id desc \
          limit $5",
     )
-    .bind(owner_id)
+    .bind(caller.user_id)
     .bind(status)
     .bind(after.map(|p| p.created_at))
     .bind(after.map(|p| p.id))
     .bind(limit)
+    .bind(caller.session_id)
     .fetch_all(db)
     .await
     .during("tasks.list_page")

@@ -9,7 +9,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 pub use types::{
-    Credentials, Email, LoginRequest, NewPassword, NewUser, RegisterRequest, Username,
+    AccountDeletionRequest, Credentials, Email, LoginRequest, NewPassword, NewUser, PasswordChange,
+    PasswordChangeRequest, RegisterRequest, Username,
 };
 
 /// A user account as clients see it. The password hash is not a field here, so it cannot reach

@@ -2,25 +2,25 @@
 
 use serde_json::Value;
 use sqlx::PgExecutor;
-use uuid::Uuid;
 
+use crate::auth::Caller;
 use crate::db::{Operation, StoreError};
 use crate::users::{NewUser, User};
 
-pub async fn find_by_id(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<User>, StoreError> {
-    sqlx::query_as("select id, username, email, created_at, updated_at from users where id = $1")
-        .bind(id)
-        .fetch_optional(db)
-        .await
-        .during("users.find_by_id")
-}
-
-pub async fn exists(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, StoreError> {
-    sqlx::query_scalar("select exists(select 1 from users where id = $1)")
-        .bind(id)
-        .fetch_one(db)
-        .await
-        .during("users.exists")
+/// The caller's account, if their session still stands.
+pub async fn find_for_caller(
+    db: impl PgExecutor<'_>,
+    caller: Caller,
+) -> Result<Option<User>, StoreError> {
+    sqlx::query_as(
+        "select id, username, email, created_at, updated_at from users \
+         where id = $1 and session_is_live($2, $1)",
+    )
+    .bind(caller.user_id)
+    .bind(caller.session_id)
+    .fetch_optional(db)
+    .await
+    .during("users.find_for_caller")
 }
 
 /// Inserts the account and its `user.register` audit row in one statement. The unique indexes
@@ -48,4 +48,66 @@ pub async fn create(
     .fetch_one(db)
     .await
     .during("users.create")
+}
+
+/// Sets the caller's new password hash, ends every other session of the account, clears its
+/// login throttle, and writes the `user.password_change` audit row, in one statement, if the
+/// caller's session still stands (`false` otherwise).
+pub async fn change_password(
+    db: impl PgExecutor<'_>,
+    caller: Caller,
+    password_hash: &str,
+    audit_metadata: &Value,
+) -> Result<bool, StoreError> {
+    sqlx::query_scalar(
+        "with account as ( \
+             update users set password_hash = $3, failed_login_count = 0, last_failed_login_at = null \
+             where id = $1 and session_is_live($2, $1) returning id), \
+         others as ( \
+             update sessions s set revoked_at = now(), revoked_reason = 'password_changed' \
+             from account where s.user_id = account.id and s.id <> $2 and s.revoked_at is null \
+             returning s.id), \
+         throttle as ( \
+             delete from login_throttles where subject = (select id::text from account)), \
+         audit as ( \
+             insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
+             select id, 'user.password_change', 'user', id, \
+                    $4::jsonb || jsonb_build_object('sessions_ended', (select count(*) from others)) \
+             from account) \
+         select exists (select 1 from account)",
+    )
+    .bind(caller.user_id)
+    .bind(caller.session_id)
+    .bind(password_hash)
+    .bind(audit_metadata)
+    .fetch_one(db)
+    .await
+    .during("users.change_password")
+}
+
+/// Deletes the caller's account, if their session still stands (`false` otherwise), in one
+/// statement: its tasks, agents, sessions and addresses go with it (foreign keys), its audit rows
+/// stay with their actor set to null, its username and email are free again. The
+/// `user.delete` row records it, with no actor.
+pub async fn delete_account(
+    db: impl PgExecutor<'_>,
+    caller: Caller,
+    audit_metadata: &Value,
+) -> Result<bool, StoreError> {
+    sqlx::query_scalar(
+        "with account as ( \
+             delete from users where id = $1 and session_is_live($2, $1) returning id), \
+         throttle as ( \
+             delete from login_throttles where subject = (select id::text from account)), \
+         audit as ( \
+             insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
+             select null, 'user.delete', 'user', id, $3::jsonb from account) \
+         select exists (select 1 from account)",
+    )
+    .bind(caller.user_id)
+    .bind(caller.session_id)
+    .bind(audit_metadata)
+    .fetch_one(db)
+    .await
+    .during("users.delete_account")
 }

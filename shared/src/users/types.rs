@@ -3,6 +3,7 @@
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{ApiError, FieldErrors};
 
@@ -51,7 +52,7 @@ impl Email {
     pub const MAX_CHARS: usize = 254;
 
     pub fn parse(raw: &str) -> Result<Self, Vec<String>> {
-        let email = raw.trim().to_lowercase();
+        let email = login_key(raw);
         if email.chars().count() > Self::MAX_CHARS {
             return Err(vec![format!(
                 "must be at most {} characters long",
@@ -74,6 +75,19 @@ impl Email {
     pub fn local_part(&self) -> &str {
         self.0.rsplit_once('@').map_or("", |(local, _)| local)
     }
+}
+
+/// The one form of a name or address typed to find an account: trimmed, Unicode NFC (the same
+/// address typed in NFC and in NFD is one account), lower-cased. Emails are stored in it, and
+/// logins look accounts up by it.
+pub fn login_key(raw: &str) -> String {
+    raw.trim().nfc().collect::<String>().to_lowercase()
+}
+
+/// A password as it is hashed and checked: Unicode NFC, so the same password typed on systems
+/// that compose characters differently is the same password (NIST SP 800-63B-4).
+pub fn normalize_password(raw: &str) -> String {
+    raw.nfc().collect()
 }
 
 /// The practical shape of an address (RFC 5321 limits, a dotted domain, no whitespace or
@@ -124,6 +138,8 @@ impl NewPassword {
         username: Option<&str>,
         email: Option<&Email>,
     ) -> Result<Self, Vec<String>> {
+        let normalized = normalize_password(raw);
+        let raw = normalized.as_str();
         let mut problems = Vec::new();
         let chars = raw.chars().count();
         if chars < Self::MIN_CHARS {
@@ -296,9 +312,9 @@ pub struct LoginRequest {
     password: Option<SecretString>,
 }
 
-/// A well-formed login attempt: which account, and the password to check.
+/// A well-formed login attempt: which account (its `login_key`), and the password to check.
 pub struct Credentials {
-    pub login: String,
+    pub login_key: String,
     pub password: SecretString,
 }
 
@@ -359,8 +375,74 @@ impl Credentials {
                 SecretString::from("")
             }
         };
-        errors.into_result(Self { login, password })
+        let password = SecretString::from(normalize_password(password.expose_secret()));
+        errors.into_result(Self {
+            login_key: login_key(&login),
+            password,
+        })
     }
+}
+
+/// The body of PUT /api/users/me/password.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChangeRequest {
+    current_password: Option<SecretString>,
+    new_password: Option<SecretString>,
+}
+
+/// A password change before the account is read: the current password to check, and the new
+/// one as typed (its policy needs the account's names, see `NewPassword::parse`).
+pub struct PasswordChange {
+    pub current: SecretString,
+    pub new: SecretString,
+}
+
+impl PasswordChange {
+    pub fn parse(request: PasswordChangeRequest) -> Result<Self, ApiError> {
+        let mut errors = FieldErrors::new();
+        let current = given_password(&mut errors, "current_password", request.current_password);
+        let new = given_password(&mut errors, "new_password", request.new_password);
+        errors.into_result(Self { current, new })
+    }
+}
+
+/// The body of DELETE /api/users/me.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountDeletionRequest {
+    password: Option<SecretString>,
+}
+
+impl AccountDeletionRequest {
+    /// The password to check, normalised.
+    pub fn parse(self) -> Result<SecretString, ApiError> {
+        let mut errors = FieldErrors::new();
+        let password = given_password(&mut errors, "password", self.password);
+        errors.into_result(password)
+    }
+}
+
+/// A password field that must be present, non-empty and of a size bcrypt can be asked about.
+fn given_password(
+    errors: &mut FieldErrors,
+    field: &str,
+    value: Option<SecretString>,
+) -> SecretString {
+    match value {
+        None => errors.add(field, "is required"),
+        Some(password) if password.expose_secret().is_empty() => {
+            errors.add(field, "must not be empty")
+        }
+        Some(password) if password.expose_secret().len() > Credentials::MAX_PASSWORD_BYTES => {
+            errors.add(
+                field,
+                format!("must be at most {} bytes", Credentials::MAX_PASSWORD_BYTES),
+            )
+        }
+        Some(password) => return SecretString::from(normalize_password(password.expose_secret())),
+    }
+    SecretString::from("")
 }
 
 #[cfg(test)]
@@ -513,6 +595,24 @@ mod tests {
 
         let tiny = email("g@example.com");
         assert!(NewPassword::parse(GOOD, None, Some(&tiny)).is_ok());
+    }
+
+    #[test]
+    fn the_same_address_in_nfc_and_nfd_is_one_address() {
+        let composed = email("Jos\u{e9}@example.com");
+        let decomposed = email("JOSE\u{301}@example.com");
+        assert_eq!(composed, decomposed);
+        assert_eq!(composed.as_str(), "jos\u{e9}@example.com");
+        assert_eq!(login_key(" JOSE\u{301}@Example.com "), composed.as_str());
+    }
+
+    #[test]
+    fn passwords_are_compared_in_nfc() {
+        let nfd = "cafe\u{301} au lait, violet rivers";
+        let nfc = "caf\u{e9} au lait, violet rivers";
+        assert_eq!(normalize_password(nfd), nfc);
+        let parsed = NewPassword::parse(nfd, None, None).ok().unwrap();
+        assert_eq!(parsed.expose(), nfc);
     }
 
     #[test]

@@ -37,6 +37,7 @@ const FUNCTIONS: &[&str] = &[
     "tasks-get",
     "tasks-update",
     "tasks-delete",
+    "refresh",
 ];
 const JWT_SECRET: &str = "benchmark-signing-secret-0123456789abcdef";
 const BCRYPT_COST: u32 = 12;
@@ -93,13 +94,7 @@ async fn main() -> Result<(), Error> {
         &JwtSecret::new(SecretString::from(JWT_SECRET))?,
         TokenSettings::from_env(&shared::Env::default())?,
     );
-    let token_for = |user| {
-        use secrecy::ExposeSecret;
-        keys.issue(user)
-            .map(|t| t.token.expose_secret().to_owned())
-            .expect("a token")
-    };
-    let data = workload::seed(&db, BCRYPT_COST, token_for).await?;
+    let data = workload::seed(&db, BCRYPT_COST, &keys, invocations + 1).await?;
 
     let mut rows = Vec::new();
     for function in &selected {
@@ -141,7 +136,7 @@ async fn run_function(
 ) -> Result<Row, Error> {
     let mut api = RuntimeApi::start().await?;
     let memory = if function == "register" || function == "login" {
-        "1024"
+        "1769"
     } else {
         "256"
     };

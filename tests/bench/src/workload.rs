@@ -3,6 +3,10 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use shared::auth::session::{self, RefreshToken};
+use shared::auth::{Caller, TokenKeys};
+use shared::config::SessionConfig;
+use shared::tasks::{NewTask, TaskChanges, store};
 use shared::testing::TestRequest;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -13,19 +17,24 @@ pub const TASKS_PER_USER: i32 = 1000;
 /// What the functions work on: a user with 1,000 tasks (one with 5 steps), and another whose
 /// tasks the delete benchmark and its floor remove one by one.
 pub struct Data {
-    pub user: Uuid,
+    pub user: Caller,
     pub token: String,
     pub fetched_task: Uuid,
-    pub deleter: Uuid,
+    pub deleter: Caller,
     pub deleter_token: String,
     pub doomed: Vec<Uuid>,
     pub run: String,
+    /// Refresh tokens of their own sessions: the first half for the function, the second for
+    /// its floor (each works once).
+    pub refresh_tokens: Vec<String>,
+    pub sessions: SessionConfig,
 }
 
 pub async fn seed(
     db: &PgPool,
     bcrypt_cost: u32,
-    token_for: impl Fn(Uuid) -> String,
+    keys: &TokenKeys,
+    refreshes: usize,
 ) -> Result<Data, sqlx::Error> {
     let hash = bcrypt::hash(PASSWORD, bcrypt_cost).expect("bcrypt hashes");
     let user: Uuid = sqlx::query_scalar(
@@ -69,15 +78,59 @@ pub async fn seed(
         .bind(deleter)
         .fetch_all(db)
         .await?;
+    let refresh: Vec<RefreshToken> = (0..refreshes * 2)
+        .map(|_| RefreshToken::generate().expect("random bytes"))
+        .collect();
+    let hashes: Vec<Vec<u8>> = refresh.iter().map(|t| t.hash.to_vec()).collect();
+    sqlx::query(
+        "with opened as ( \
+             insert into sessions (user_id, expires_at) \
+             select $1, now() + interval '1 day' from unnest($2::bytea[]) \
+             returning id), \
+         numbered as (select id, row_number() over () as n from opened) \
+         insert into refresh_tokens (token_hash, session_id) \
+         select h.hash, numbered.id \
+         from unnest($2::bytea[]) with ordinality as h(hash, n) join numbered using (n)",
+    )
+    .bind(user)
+    .bind(hashes)
+    .execute(db)
+    .await?;
+    let user = open_session(db, user).await?;
+    let deleter = open_session(db, deleter).await?;
     sqlx::query("analyze").execute(db).await?;
+    let token_of = |caller: Caller| {
+        use secrecy::ExposeSecret;
+        keys.issue(caller)
+            .map(|t| t.token.expose_secret().to_owned())
+            .expect("a token")
+    };
     Ok(Data {
         user,
-        token: token_for(user),
+        token: token_of(user),
         fetched_task,
         deleter,
-        deleter_token: token_for(deleter),
+        deleter_token: token_of(deleter),
         doomed,
         run: format!("{:x}", Uuid::new_v4().as_u128() & 0xffff_ffff),
+        refresh_tokens: refresh
+            .iter()
+            .map(|t| session::expose(t).to_owned())
+            .collect(),
+        sessions: SessionConfig::from_env(&shared::Env::default()).expect("defaults"),
+    })
+}
+
+async fn open_session(db: &PgPool, user_id: Uuid) -> Result<Caller, sqlx::Error> {
+    let session_id = sqlx::query_scalar(
+        "insert into sessions (user_id, expires_at) values ($1, now() + interval '1 day') returning id",
+    )
+    .bind(user_id)
+    .fetch_one(db)
+    .await?;
+    Ok(Caller {
+        user_id,
+        session_id,
     })
 }
 
@@ -108,9 +161,15 @@ pub fn event(function: &str, data: &Data, i: usize) -> (Value, u16) {
                 .event(),
             200,
         ),
+        "refresh" => {
+            let body = json!({"refresh_token": data.refresh_tokens[i]});
+            (
+                TestRequest::post("/api/auth/refresh").json(&body).event(),
+                200,
+            )
+        }
         "tasks-create" => {
-            let body = json!({"title": format!("created {i}"), "priority": i % 100, "input": {"i": i},
-                              "steps": [{"name": "fetch"}, {"name": "work", "input": {"i": i}}, {"name": "report"}]});
+            let body = new_task_body(i);
             (
                 TestRequest::post(tasks)
                     .bearer(&data.token)
@@ -138,7 +197,7 @@ pub fn event(function: &str, data: &Data, i: usize) -> (Value, u16) {
             let request = TestRequest::new("PATCH", &task_path(id))
                 .bearer(&data.token)
                 .path_parameter("id", &id.to_string())
-                .json(&json!({"priority": i % 100}));
+                .json(&changes_body(i));
             (request.event(), 200)
         }
         "tasks-delete" => {
@@ -152,14 +211,24 @@ pub fn event(function: &str, data: &Data, i: usize) -> (Value, u16) {
     }
 }
 
-/// The fastest this work could be: the same SQL from a plain sqlx connection, or one bcrypt
-/// operation. Returns the median of `n` runs and what was measured.
+fn new_task_body(i: usize) -> Value {
+    json!({"title": format!("created {i}"), "priority": i % 100, "input": {"i": i},
+           "steps": [{"name": "fetch"}, {"name": "work", "input": {"i": i}}, {"name": "report"}]})
+}
+
+fn changes_body(i: usize) -> Value {
+    json!({"priority": i % 100})
+}
+
+/// The fastest this work could be: the function's own store operation (the same single
+/// statement) from a plain sqlx connection, or one bcrypt operation. Returns the median of `n`
+/// runs and what was measured.
 pub async fn floor(
     function: &str,
     db: &PgPool,
     data: &Data,
     n: usize,
-) -> Result<(Duration, &'static str), sqlx::Error> {
+) -> Result<(Duration, &'static str), shared::db::StoreError> {
     let mut times = Vec::with_capacity(n);
     let what = match function {
         "login" | "register" => {
@@ -191,7 +260,8 @@ pub async fn floor(
                 "tasks-get" => "select the task and its steps",
                 "tasks-list" => "select a page of 20 (+1) tasks",
                 "tasks-create" => "insert task, 3 steps, audit row (one statement)",
-                "tasks-update" => "read the task, then update it with its audit row",
+                "tasks-update" => "update the task with its audit row (one statement)",
+                "refresh" => "spend the refresh token, store its successor (one statement)",
                 "tasks-delete" => "delete a task with its audit row",
                 _ => "",
             }
@@ -205,96 +275,55 @@ async fn floor_statement(
     db: &PgPool,
     data: &Data,
     i: usize,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), shared::db::StoreError> {
+    let metadata = json!({});
     match function {
-        "health" => {
-            sqlx::query("select 1").execute(db).await?;
-        }
+        "health" => shared::db::ping(db).await?,
         "me" => {
-            sqlx::query(
-                "select id, username, email, created_at, updated_at from users where id = $1",
-            )
-            .bind(data.user)
-            .fetch_one(db)
-            .await?;
+            shared::users::store::find_for_caller(db, data.user)
+                .await?
+                .expect("the user");
         }
         "tasks-get" => {
-            sqlx::query(
-                "select t.*, coalesce((select json_agg(s) from task_steps s where s.task_id = t.id), '[]') as steps \
-                 from tasks t where t.id = $1 and t.owner_id = $2",
-            )
-            .bind(data.fetched_task)
-            .bind(data.user)
-            .fetch_one(db)
-            .await?;
+            store::find_owned(db, data.user, data.fetched_task)
+                .await?
+                .expect("the task");
         }
         "tasks-list" => {
-            sqlx::query(
-                "select * from tasks where owner_id = $1 and ($2::text is null or status = $2) \
-                   and ($3::timestamptz is null or (created_at, id) < ($3, $4)) \
-                 order by created_at desc, id desc limit $5",
-            )
-            .bind(data.user)
-            .bind(None::<String>)
-            .bind(None::<chrono::DateTime<chrono::Utc>>)
-            .bind(None::<Uuid>)
-            .bind(21_i64)
-            .fetch_all(db)
-            .await?;
+            store::list_page(db, data.user, None, None, 21).await?;
         }
         "tasks-create" => {
-            sqlx::query(
-                "with task as (insert into tasks (owner_id, title, priority, input) values ($1, $2, $3, $4) returning *), \
-                 steps as (insert into task_steps (task_id, position, name, input) \
-                           select task.id, s.i - 1, s.name, s.input \
-                           from task, unnest($5::text[], $6::jsonb[]) with ordinality as s(name, input, i) returning *), \
-                 audit as (insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
-                           select owner_id, 'task.create', 'task', id, '{}'::jsonb from task) \
-                 select task.*, coalesce((select json_agg(steps) from steps), '[]') as steps from task",
-            )
-            .bind(data.user)
-            .bind(format!("floor {i}"))
-            .bind((i % 100) as i32)
-            .bind(json!({"i": i}))
-            .bind(vec!["fetch", "work", "report"])
-            .bind(vec![json!({}), json!({"i": i}), json!({})])
-            .fetch_one(db)
-            .await?;
+            let body = serde_json::from_value(new_task_body(i)).expect("a body");
+            let task = NewTask::parse(body).expect("a valid task");
+            store::create(db, data.user, &task, &metadata)
+                .await?
+                .expect("created");
         }
         "tasks-update" => {
-            let version: i64 =
-                sqlx::query_scalar("select version from tasks where id = $1 and owner_id = $2")
-                    .bind(data.fetched_task)
-                    .bind(data.user)
-                    .fetch_one(db)
-                    .await?;
-            sqlx::query(
-                "with task as (update tasks set priority = $4, version = version + 1 \
-                               where id = $1 and owner_id = $2 and version = $3 returning *), \
-                 audit as (insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
-                           select owner_id, 'task.update', 'task', id, '{}'::jsonb from task) \
-                 select task.*, coalesce((select json_agg(s) from task_steps s where s.task_id = task.id), '[]') as steps \
-                 from task",
+            let body = serde_json::from_value(changes_body(i)).expect("a body");
+            let changes = TaskChanges::parse(body).expect("valid changes");
+            let written = store::update_if_version(
+                db,
+                data.user,
+                data.fetched_task,
+                None,
+                &changes,
+                &metadata,
             )
-            .bind(data.fetched_task)
-            .bind(data.user)
-            .bind(version)
-            .bind((i % 100) as i32)
-            .fetch_one(db)
-            .await?;
+            .await
+            .expect("updated");
+            assert!(matches!(written, store::Written::Done(_)));
         }
         "tasks-delete" => {
             let id = data.doomed[data.doomed.len() - 1 - i];
-            sqlx::query(
-                "with deleted as (delete from tasks where id = $1 and owner_id = $2 returning id), \
-                 audit as (insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
-                           select $2, 'task.delete', 'task', id, '{}'::jsonb from deleted) \
-                 select count(*) from deleted",
-            )
-            .bind(id)
-            .bind(data.deleter)
-            .fetch_one(db)
-            .await?;
+            store::delete_if_version(db, data.deleter, id, None, &metadata).await?;
+        }
+        "refresh" => {
+            let presented = &data.refresh_tokens[data.refresh_tokens.len() - 1 - i];
+            let successor = RefreshToken::generate().expect("random bytes");
+            let refreshed =
+                session::refresh(db, presented, &successor, &data.sessions, &metadata).await?;
+            assert!(matches!(refreshed, session::Refreshed::Rotated(_)));
         }
         other => panic!("no floor for {other}"),
     }

@@ -1,0 +1,129 @@
+use lambda_http::Body;
+use serde_json::{Value, json};
+use shared::auth::Caller;
+use shared::testing::{self, TestRequest, body_json};
+use sqlx::PgPool;
+
+use super::*;
+
+const PASSWORD: &str = "correct horse battery staple";
+const NEW: &str = "violet rivers hum beneath paper lanterns";
+
+async fn change(state: &State, caller: Caller, body: Value) -> lambda_http::Response<Body> {
+    let request = TestRequest::new("PUT", "/api/users/me/password")
+        .bearer(&testing::token_of(caller))
+        .json(&body)
+        .build();
+    http::respond(handle(state, request).await)
+}
+
+async fn live(db: &PgPool, caller: Caller) -> bool {
+    shared::auth::session::is_live(db, caller).await.unwrap()
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_change_keeps_this_session_ends_the_others_and_is_audited(db: PgPool) {
+    let state = testing::credentials_state(db.clone());
+    let user = testing::create_user(&db, "ada", PASSWORD).await;
+    let this = testing::open_session(&db, user.id).await;
+    let other = testing::open_session(&db, user.id).await;
+
+    let response = change(
+        &state,
+        this,
+        json!({"current_password": PASSWORD, "new_password": NEW}),
+    )
+    .await;
+
+    assert_eq!(response.status(), 204);
+    assert!(live(&db, this).await);
+    assert!(!live(&db, other).await);
+    let hash: String = sqlx::query_scalar("select password_hash from users where id = $1")
+        .bind(user.id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(bcrypt::verify(NEW, &hash).unwrap());
+    let audit: Value =
+        sqlx::query_scalar("select metadata from audit_logs where action = 'user.password_change'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(audit["sessions_ended"], 1);
+    assert!(!audit.to_string().contains(NEW));
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_wrong_current_password_is_403_and_counts_toward_the_throttle(db: PgPool) {
+    let state = testing::credentials_state(db.clone());
+    let user = testing::create_user(&db, "ada", PASSWORD).await;
+    let this = testing::open_session(&db, user.id).await;
+    let wrong = json!({"current_password": "not it, not it, not it", "new_password": NEW});
+
+    for _ in 0..state.throttle.free_failures {
+        assert_eq!(change(&state, this, wrong.clone()).await.status(), 403);
+    }
+    let throttled = change(
+        &state,
+        this,
+        json!({"current_password": PASSWORD, "new_password": NEW}),
+    )
+    .await;
+
+    assert_eq!(throttled.status(), 429);
+    assert!(throttled.headers().contains_key("retry-after"));
+    let hash: String = sqlx::query_scalar("select password_hash from users where id = $1")
+        .bind(user.id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(bcrypt::verify(PASSWORD, &hash).unwrap(), "nothing changed");
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn the_new_password_follows_the_registration_policy(db: PgPool) {
+    let state = testing::credentials_state(db.clone());
+    let user = testing::create_user(&db, "ada", PASSWORD).await;
+    let this = testing::open_session(&db, user.id).await;
+
+    for (new, expected) in [
+        ("short", "at least 15"),
+        ("passwordpassword", "too easy to guess"),
+        ("i am ada and this is long", "username"),
+    ] {
+        let response = change(
+            &state,
+            this,
+            json!({"current_password": PASSWORD, "new_password": new}),
+        )
+        .await;
+        assert_eq!(response.status(), 422, "{new}");
+        let message = body_json(&response)["errors"]["new_password"][0].to_string();
+        assert!(message.contains(expected), "{new}: {message}");
+    }
+    let missing = change(&state, this, json!({"new_password": NEW})).await;
+    assert_eq!(
+        body_json(&missing)["errors"]["current_password"][0],
+        "is required"
+    );
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn an_ended_session_cannot_change_the_password(db: PgPool) {
+    let state = testing::credentials_state(db.clone());
+    let user = testing::create_user(&db, "ada", PASSWORD).await;
+    let this = testing::open_session(&db, user.id).await;
+    sqlx::query("update sessions set revoked_at = now(), revoked_reason = 'logout'")
+        .execute(&db)
+        .await
+        .unwrap();
+
+    let response = change(
+        &state,
+        this,
+        json!({"current_password": PASSWORD, "new_password": NEW}),
+    )
+    .await;
+
+    assert_eq!(response.status(), 401);
+}
