@@ -45,24 +45,32 @@ if [ -z "${API_BASE_URL:-}" ]; then
   API_BASE_URL="http://127.0.0.1:$port"
 fi
 
-token=$(API_BASE_URL=$API_BASE_URL python3 - <<'PY'
+# Two fuzz users: the first's token signs every request; the second only logs in to give each
+# logout case a session of its own (fuzz_hooks.py), so no logout ends the shared token. The
+# first user's wrong-password checks (password change, account deletion) then lock only it.
+eval "$(API_BASE_URL=$API_BASE_URL python3 - <<'PY'
 import json, os, secrets, urllib.request
 base = os.environ["API_BASE_URL"]
-name = "fuzz_" + secrets.token_hex(6)
-password = "fuzzing " + secrets.token_urlsafe(18)
 def post(path, body):
     request = urllib.request.Request(base + path, json.dumps(body).encode(), {"content-type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.load(response)
-post("/api/users/register", {"username": name, "email": name + "@example.com", "password": password})
-print(post("/api/auth/login", {"login": name, "password": password})["access_token"])
+def user():
+    name = "fuzz_" + secrets.token_hex(6)
+    password = "fuzzing " + secrets.token_urlsafe(18)
+    post("/api/users/register", {"username": name, "email": name + "@example.com", "password": password})
+    return name, password
+name, password = user()
+token = post("/api/auth/login", {"login": name, "password": password})["access_token"]
+logout_name, logout_password = user()
+print(f"export FUZZ_TOKEN={token} FUZZ_LOGOUT_LOGIN={logout_name} FUZZ_LOGOUT_PASSWORD='{logout_password}'")
 PY
-)
+)"
+export API_BASE_URL
 
 say "schemathesis: $examples examples per operation against $API_BASE_URL"
 PYTHONPATH="$ROOT/tests/harness" SCHEMATHESIS_HOOKS=fuzz_hooks schemathesis run openapi.yaml \
   --url "$API_BASE_URL" \
-  --header "Authorization: Bearer $token" \
   --checks all \
   --exclude-checks positive_data_acceptance,unsupported_method,allow_header_conformance \
   --phases examples,coverage,fuzzing,stateful \
