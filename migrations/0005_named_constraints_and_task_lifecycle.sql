@@ -54,8 +54,10 @@ begin
             when 'pending' then null
             when 'completed' then coalesce(old.started_at, now())
             else old.started_at end;
-        new.completed_at :=
-            case when new.status in ('completed', 'failed', 'cancelled') then now() end;
+        -- now() is when the transaction began: one that waited for a row lock may have begun
+        -- before the change it follows, so a completion is never dated before its start.
+        new.completed_at := case when new.status in ('completed', 'failed', 'cancelled')
+                                 then greatest(now(), new.started_at) end;
     end if;
     return new;
 end;

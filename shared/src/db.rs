@@ -8,6 +8,9 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgPool};
 
+use uuid::Uuid;
+
+use crate::auth::Caller;
 use crate::config::DatabaseConfig;
 
 /// The schema in `migrations/`, compiled into every binary that needs it (`build.rs` rebuilds
@@ -105,6 +108,39 @@ pub async fn ping(db: &PgPool) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The outcome of a write that only applies to a version the client still has.
+#[derive(Debug)]
+pub enum Written<T> {
+    Done(T),
+    /// The row exists, but not at a version `If-Match` named.
+    Stale,
+    /// No such row of this owner (or the caller's session has ended: the handler's
+    /// `not_found` then answers 401).
+    Missing,
+}
+
+/// Why a conditional write touched nothing (a second statement, on the failure path only):
+/// `exists` is the statement that tells whether row `$1` of owner `$2` is there.
+pub async fn why_not_written<T>(
+    db: &PgPool,
+    caller: Caller,
+    id: Uuid,
+    exists: &'static str,
+) -> Result<Written<T>, StoreError> {
+    let live = crate::auth::session::is_live(db, caller).await?;
+    let there: bool = sqlx::query_scalar(exists)
+        .bind(id)
+        .bind(caller.user_id)
+        .fetch_one(db)
+        .await
+        .during("db.why_not_written")?;
+    Ok(if live && there {
+        Written::Stale
+    } else {
+        Written::Missing
+    })
+}
+
 /// What the violation of a named constraint means to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Violation {
@@ -120,6 +156,8 @@ pub enum Violation {
     },
     /// 401: the row's owner (the token's user) no longer exists.
     OwnerGone,
+    /// 409: the row is in use and cannot change now.
+    InUse { message: &'static str },
 }
 
 /// Every constraint whose violation is the client's doing, by the name the migrations give it.
@@ -160,6 +198,29 @@ pub const CONSTRAINTS: &[(&str, Violation)] = &[
             message: "cannot follow the task's current status (completed and cancelled \
                       tasks are final, a pending task cannot fail, a failed task cannot \
                       complete)",
+        },
+    ),
+    (
+        "task_steps_status_transition",
+        Violation::Invalid {
+            field: "status",
+            message: "cannot follow the step's current status (completed and cancelled steps \
+                      are final, a pending step cannot fail, a failed step cannot complete)",
+        },
+    ),
+    (
+        "tasks_documents_budget",
+        Violation::Invalid {
+            field: "documents",
+            message: "together, the task's input and result and its steps' inputs and outputs \
+                      would pass 5 MiB (as a response carries them); a task read with its steps \
+                      must fit in one response",
+        },
+    ),
+    (
+        "agents_task_in_progress",
+        Violation::InUse {
+            message: "a task of this agent is in progress; finish or cancel it first",
         },
     ),
     ("tasks_owner_fk", Violation::OwnerGone),

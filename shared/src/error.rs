@@ -77,6 +77,9 @@ pub enum ApiError {
     /// 409: a unique value is already taken.
     #[error("conflict: {0:?}")]
     Conflict(FieldErrors),
+    /// 409: the resource is in a state that does not allow this now; the detail says why.
+    #[error("in use: {0}")]
+    InUse(&'static str),
     /// 412: the `If-Match` version is stale.
     #[error("precondition failed")]
     PreconditionFailed,
@@ -115,7 +118,7 @@ impl ApiError {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::InUse(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -138,6 +141,7 @@ impl ApiError {
                 problem.detail = "a value that must be unique is already taken".into();
                 problem = problem.with("errors", errors);
             }
+            Self::InUse(detail) => problem.detail = (*detail).to_owned(),
             Self::PreconditionFailed => {
                 problem.detail = "the resource has changed since the version in If-Match".into();
             }
@@ -203,6 +207,7 @@ impl From<StoreError> for ApiError {
             Some(Violation::Invalid { field, message }) => {
                 return Self::unprocessable(field, message);
             }
+            Some(Violation::InUse { message }) => return Self::InUse(message),
             Some(Violation::OwnerGone) => {
                 return Self::Unauthorized {
                     detail: "the access token's user no longer exists",

@@ -48,6 +48,19 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> ApiResult {
     Ok(response)
 }
 
+/// The size of `text` once written as a JSON string, as the Lambda runtime writes a response
+/// body into its envelope: quotes and backslashes take two bytes, control characters two or six.
+pub fn escaped_len(text: &str) -> usize {
+    text.bytes()
+        .map(|byte| match byte {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
+        + 2
+}
+
 /// A 204 with no body.
 pub fn no_content() -> ApiResult {
     let mut response = Response::new(Body::Empty);
@@ -323,6 +336,21 @@ mod tests {
         assert_eq!(response.status(), 201);
         assert_eq!(response.headers()[header::LOCATION], "/api/things/1");
         assert_eq!(response.headers()[header::CONTENT_TYPE], JSON);
+    }
+
+    #[test]
+    fn escaped_length_counts_what_a_json_string_adds() {
+        for text in [
+            "plain",
+            "say \"hi\"",
+            "back\\slash",
+            "line\nbreak",
+            "\u{1}",
+            "é",
+        ] {
+            let written = serde_json::to_string(text).unwrap();
+            assert_eq!(escaped_len(text), written.len(), "{text:?}");
+        }
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //! - `http`, `error`: JSON in, RFC 9457 problems out, entity tags, query parameters;
 //! - `db`: the pool, the migrations, and what each named constraint means to a client;
 //! - `auth`: passwords, tokens, the Bearer guard, the login throttle;
-//! - `users`, `tasks`, `audit`: each domain's types (`types`) and SQL (`store`);
+//! - `users`, `tasks`, `agents`, `audit`: each domain's types (`types`) and SQL (`store`);
 //! - `pagination`: keyset pages and their signed cursors.
 
+pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod db;
 pub mod env;
 pub mod error;
 pub mod http;
+pub mod input;
 pub mod pagination;
 pub mod runtime;
 pub mod secrets;

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::config::JwtSecret;
 use crate::error::ApiError;
-use crate::http::QueryParameters;
+use crate::http::{self, QueryParameters};
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
@@ -79,27 +79,51 @@ impl PageRequest {
         self.limit + 1
     }
 
-    /// The page of `rows` (fetched with `fetch()`), with a cursor when more follow.
-    pub fn page<T>(
+    /// The page of `rows` (fetched with `fetch()`), with a cursor when more follow. A page stops
+    /// adding items before its JSON, as the Lambda response envelope carries it, would pass
+    /// `RESPONSE_BUDGET`: it may hold fewer than `limit` items, and its cursor then starts the
+    /// next page at the first item left out, so paging still visits every item once.
+    pub fn page<T: Serialize>(
         &self,
         mut rows: Vec<T>,
         key: &CursorKey,
         scope: &Scope<'_>,
         position: impl Fn(&T) -> Position,
-    ) -> Page<T> {
+    ) -> Result<Page<T>, ApiError> {
         let limit = usize::try_from(self.limit).unwrap_or(usize::MAX);
-        let next_cursor = if rows.len() > limit {
-            rows.truncate(limit);
+        let mut more = rows.len() > limit;
+        rows.truncate(limit);
+        // The envelope of the page itself, with room for the longest cursor.
+        let mut used = http::escaped_len(r#"{"items":[],"next_cursor":null}"#) + 2 * 64;
+        let mut fits = 0;
+        for row in &rows {
+            let item = serde_json::to_string(row).map_err(ApiError::internal)?;
+            let size = http::escaped_len(&item) + 1;
+            if used + size > RESPONSE_BUDGET && fits > 0 {
+                break;
+            }
+            used += size;
+            fits += 1;
+        }
+        if fits < rows.len() {
+            rows.truncate(fits);
+            more = true;
+        }
+        let next_cursor = if more {
             rows.last().map(|last| key.encode(position(last), scope))
         } else {
             None
         };
-        Page {
+        Ok(Page {
             items: rows,
             next_cursor,
-        }
+        })
     }
 }
+
+/// The most a page may take as the JSON string in the Lambda response envelope. Lambda refuses
+/// a response over 6,291,556 bytes; the rest is room for the status, headers and envelope.
+pub const RESPONSE_BUDGET: usize = 6_000_000;
 
 const TAG_BYTES: usize = 16;
 const PAYLOAD_BYTES: usize = 8 + 16;
@@ -169,6 +193,60 @@ mod tests {
             created_at: DateTime::from_timestamp_micros(1_795_000_000_123_456).unwrap(),
             id: Uuid::new_v4(),
         }
+    }
+
+    fn request(limit: i64) -> PageRequest {
+        PageRequest { limit, after: None }
+    }
+
+    fn scope() -> Scope<'static> {
+        Scope {
+            listing: "tasks",
+            owner_id: Uuid::nil(),
+            filter: None,
+        }
+    }
+
+    #[test]
+    fn a_page_stops_before_its_response_would_pass_the_budget() {
+        let key = key("cursor-test-secret-that-is-long-enough");
+        // 100 items of about 1 MB each as the envelope escapes them (quotes escape to two bytes).
+        let big = "\"".repeat(500_000);
+        let rows: Vec<(u32, String)> = (0..101).map(|i| (i, big.clone())).collect();
+
+        let page = request(100)
+            .page(rows, &key, &scope(), |(i, _)| Position {
+                created_at: DateTime::from_timestamp_micros(i64::from(*i)).unwrap(),
+                id: Uuid::nil(),
+            })
+            .unwrap();
+
+        assert!(page.items.len() < 100, "{}", page.items.len());
+        assert!(!page.items.is_empty());
+        let body = serde_json::to_string(&page).unwrap();
+        assert!(http::escaped_len(&body) <= RESPONSE_BUDGET);
+        let next = key
+            .decode(page.next_cursor.as_deref().unwrap(), &scope())
+            .unwrap();
+        let last = page.items.last().unwrap().0;
+        assert_eq!(next.created_at.timestamp_micros(), i64::from(last));
+    }
+
+    #[test]
+    fn a_small_page_is_cut_by_count_only() {
+        let key = key("cursor-test-secret-that-is-long-enough");
+        let rows: Vec<u32> = (0..11).collect();
+        let position = |i: &u32| Position {
+            created_at: DateTime::from_timestamp_micros(i64::from(*i)).unwrap(),
+            id: Uuid::nil(),
+        };
+        let page = request(10).page(rows, &key, &scope(), position).unwrap();
+        assert_eq!(page.items.len(), 10);
+        assert!(page.next_cursor.is_some());
+        let last = request(10)
+            .page(vec![1, 2], &key, &scope(), position)
+            .unwrap();
+        assert_eq!((last.items.len(), last.next_cursor), (2, None));
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
     let page = page.page(rows, &state.cursors, &scope, |task| Position {
         created_at: task.created_at,
         id: task.id,
-    });
+    })?;
     http::json(StatusCode::OK, &page)
 }
 

@@ -3,8 +3,10 @@
 use serde_json::Value;
 use sqlx::PgExecutor;
 
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEntry, AuditEvent, AuditFilter};
+use crate::auth::Caller;
 use crate::db::{Operation, StoreError};
+use crate::pagination::Position;
 
 pub async fn record(db: impl PgExecutor<'_>, event: AuditEvent) -> Result<(), StoreError> {
     sqlx::query(
@@ -20,4 +22,37 @@ pub async fn record(db: impl PgExecutor<'_>, event: AuditEvent) -> Result<(), St
     .await
     .during("audit.record")?;
     Ok(())
+}
+
+/// Up to `limit` of the caller's own events (`actor_id` = caller), newest first, after `after`,
+/// filtered. `audit_logs_actor_page_idx` serves it.
+pub async fn list_page(
+    db: impl PgExecutor<'_>,
+    caller: Caller,
+    filter: &AuditFilter,
+    after: Option<Position>,
+    limit: i64,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    sqlx::query_as(
+        "select id, actor_id, action, entity_type, entity_id, metadata, created_at \
+         from audit_logs \
+         where actor_id = $1 and session_is_live($2, $1) \
+           and ($3::text is null or entity_type = $3) \
+           and ($4::uuid is null or entity_id = $4) \
+           and ($5::text is null or action = $5) \
+           and ($6::timestamptz is null or (created_at, id) < ($6, $7)) \
+         order by created_at desc, id desc \
+         limit $8",
+    )
+    .bind(caller.user_id)
+    .bind(caller.session_id)
+    .bind(filter.entity_type.as_deref())
+    .bind(filter.entity_id)
+    .bind(filter.action.as_deref())
+    .bind(after.map(|p| p.created_at))
+    .bind(after.map(|p| p.id.as_u64_pair().1 as i64))
+    .bind(limit)
+    .fetch_all(db)
+    .await
+    .during("audit.list_page")
 }

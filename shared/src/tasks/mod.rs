@@ -14,7 +14,7 @@ use sqlx::{FromRow, Row};
 use uuid::Uuid;
 
 pub use status::TaskStatus;
-pub use types::{NewTask, TaskChanges};
+pub use types::{NewTask, StepChanges, TaskChanges};
 
 /// A task owned by a user, optionally run by one of the user's agents.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]

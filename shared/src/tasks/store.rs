@@ -10,7 +10,7 @@ use crate::auth::Caller;
 use crate::db::{Operation, StoreError};
 use crate::error::ApiError;
 use crate::pagination::Position;
-use crate::tasks::{NewTask, Task, TaskChanges, TaskStatus, TaskWithSteps};
+use crate::tasks::{NewTask, StepChanges, Task, TaskChanges, TaskStatus, TaskWithSteps};
 
 /// The `steps` column of a task row named `$task`: its steps in order, as a JSON array.
 macro_rules! steps_of {
@@ -23,15 +23,10 @@ macro_rules! steps_of {
     };
 }
 
-/// The outcome of a write that only applies to a version the client still has.
-#[derive(Debug)]
-pub enum Written<T> {
-    Done(T),
-    /// The task exists, but not at a version `If-Match` named.
-    Stale,
-    /// No such task of this owner.
-    Missing,
-}
+pub use crate::db::Written;
+use crate::db::why_not_written;
+
+const TASK_EXISTS: &str = "select exists(select 1 from tasks where id = $1 and owner_id = $2)";
 
 /// Why an update was refused.
 #[derive(Debug, thiserror::Error)]
@@ -185,7 +180,7 @@ pub async fn update_if_version(
     .await;
     match updated {
         Ok(Some(task)) => Ok(Written::Done(task)),
-        Ok(None) => Ok(why_not_written(db, caller, id).await?),
+        Ok(None) => Ok(why_not_written(db, caller, id, TASK_EXISTS).await?),
         Err(err) if is_forbidden_transition(&err) => {
             // The failure path only: read the status the task had, for a message that names it.
             let from: Option<TaskStatus> =
@@ -245,7 +240,7 @@ pub async fn delete_if_version(
     if deleted > 0 {
         Ok(Written::Done(()))
     } else {
-        why_not_written(db, caller, id).await
+        why_not_written(db, caller, id, TASK_EXISTS).await
     }
 }
 
@@ -253,31 +248,6 @@ fn is_forbidden_transition(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .and_then(|e| e.constraint())
         .is_some_and(|name| name == "tasks_status_transition")
-}
-
-/// Why a conditional write touched nothing (a second statement, on the failure path only): the
-/// task is there at another version (`Stale`), or not there for this caller (`Missing`, also
-/// when the caller's session has ended; the handler's `not_found` then answers 401).
-async fn why_not_written<T>(
-    db: &PgPool,
-    caller: Caller,
-    id: Uuid,
-) -> Result<Written<T>, StoreError> {
-    let stale: bool = sqlx::query_scalar(
-        "select session_is_live($3, $2) \
-                and exists(select 1 from tasks where id = $1 and owner_id = $2)",
-    )
-    .bind(id)
-    .bind(caller.user_id)
-    .bind(caller.session_id)
-    .fetch_one(db)
-    .await
-    .during("tasks.why_not_written")?;
-    Ok(if stale {
-        Written::Stale
-    } else {
-        Written::Missing
-    })
 }
 
 /// Up to `limit` of the caller's tasks, newest first, after `after` in that order, optionally
@@ -306,4 +276,132 @@ pub async fn list_page(
     .fetch_all(db)
     .await
     .during("tasks.list_page")
+}
+
+/// Why a step update was refused, besides a stale version or a missing task or step.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// The task is completed or cancelled: its steps are final too.
+    #[error("the task is {0}; its steps cannot change")]
+    TaskFinal(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<StepError> for ApiError {
+    fn from(err: StepError) -> Self {
+        match err {
+            StepError::TaskFinal(status) => ApiError::InUse(match status {
+                "completed" => "the task is completed; its steps cannot change",
+                _ => "the task is cancelled; its steps cannot change",
+            }),
+            StepError::Store(err) => err.into(),
+        }
+    }
+}
+
+/// Changes one step of the caller's task if the task is at one of `versions` (any when `None`),
+/// and lets the step drive its task, in one statement: the first step that starts moves a
+/// pending (or failed) task to in_progress; when every step is completed the task completes; a
+/// failed step fails it. The task's version increments, so `If-Match` on the task guards its
+/// steps too. The task row is locked first and the other steps are read with a lock, which in
+/// READ COMMITTED returns their latest committed state: two concurrent updates of two steps run
+/// one after the other, and the second sees the first's change.
+pub async fn update_step(
+    db: &PgPool,
+    caller: Caller,
+    task_id: Uuid,
+    step_id: Uuid,
+    versions: Option<&[i64]>,
+    changes: &StepChanges,
+    audit_metadata: &Value,
+) -> Result<Written<TaskWithSteps>, StepError> {
+    let updated: Option<TaskWithSteps> = sqlx::query_as(
+        "with task as ( \
+             select id, status, version from tasks \
+             where id = $1 and owner_id = $2 and session_is_live($9, $2) \
+               and ($3::bigint[] is null or version = any($3)) \
+               and status not in ('completed', 'cancelled') \
+             for update), \
+         siblings as ( \
+             select s.id, s.status from task_steps s join task on s.task_id = task.id \
+             for share of s), \
+         step as ( \
+             update task_steps s set \
+                 status = coalesce($5, s.status), \
+                 output = case when $6 then $7 else s.output end \
+             from task where s.id = $4 and s.task_id = task.id \
+             returning s.*), \
+         progress as ( \
+             select count(*) as total, \
+                    count(*) filter (where coalesce(step.status, sibling.status) = 'completed') as done \
+             from siblings sibling left join step on step.id = sibling.id), \
+         next as ( \
+             select task.id, \
+                    case when step.status = 'failed' then 'failed' \
+                         when progress.done = progress.total then 'completed' \
+                         when step.status in ('in_progress', 'completed') \
+                              and task.status in ('pending', 'failed') then 'in_progress' \
+                         else task.status end as status, \
+                    task.status as previous_status \
+             from task, step, progress), \
+         updated as ( \
+             update tasks t set status = next.status, version = t.version + 1 \
+             from next where t.id = next.id \
+             returning t.*, next.previous_status), \
+         audit as ( \
+             insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
+             select updated.owner_id, 'task_step.update', 'task_step', step.id, \
+                    $8::jsonb || jsonb_build_object( \
+                        'task_id', updated.id, 'step_status', step.status, \
+                        'task_status', updated.status, 'version', updated.version) \
+                    || case when updated.previous_status <> updated.status \
+                            then jsonb_build_object('from_status', updated.previous_status) \
+                            else '{}' end \
+             from updated, step) \
+         select updated.*, \
+                coalesce((select json_agg(x order by x.position) from ( \
+                    select s.* from task_steps s where s.task_id = updated.id and s.id <> $4 \
+                    union all select * from step) x), '[]') as steps \
+         from updated",
+    )
+    .bind(task_id)
+    .bind(caller.user_id)
+    .bind(versions)
+    .bind(step_id)
+    .bind(changes.status)
+    .bind(changes.output.is_some())
+    .bind(
+        changes
+            .output
+            .as_ref()
+            .and_then(|o| o.as_ref().map(|o| o.as_value())),
+    )
+    .bind(audit_metadata)
+    .bind(caller.session_id)
+    .fetch_optional(db)
+    .await
+    .during("tasks.update_step")?;
+    if let Some(task) = updated {
+        return Ok(Written::Done(task));
+    }
+    // The failure path: which of the conditions failed.
+    let status: Option<TaskStatus> = sqlx::query_scalar(
+        "select t.status from tasks t \
+         where t.id = $1 and t.owner_id = $2 and session_is_live($4, $2) \
+           and exists (select 1 from task_steps s where s.id = $3 and s.task_id = t.id)",
+    )
+    .bind(task_id)
+    .bind(caller.user_id)
+    .bind(step_id)
+    .bind(caller.session_id)
+    .fetch_optional(db)
+    .await
+    .during("tasks.why_step_not_written")?;
+    match status {
+        None => Ok(Written::Missing),
+        Some(TaskStatus::Completed) => Err(StepError::TaskFinal("completed")),
+        Some(TaskStatus::Cancelled) => Err(StepError::TaskFinal("cancelled")),
+        Some(_) => Ok(Written::Stale),
+    }
 }

@@ -2,33 +2,27 @@
 //! every field kept as JSON, so that every problem of every field is reported in one 422.
 
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::error::{ApiError, FieldErrors};
 use crate::http::parse_uuid;
+pub use crate::input::Document;
+use crate::input::{
+    bounded_name, clearable, present, report_other_fields, required_if_sent, string,
+};
 use crate::tasks::TaskStatus;
 
-/// PostgreSQL text cannot hold the NUL character.
-pub const NUL_MESSAGE: &str = "must not contain the NUL character (\\u0000)";
-
-fn string(value: &Value) -> Result<&str, String> {
-    let text = value.as_str().ok_or("must be a string")?;
-    if text.contains('\0') {
-        return Err(NUL_MESSAGE.into());
-    }
-    Ok(text)
-}
-
-/// Trimmed text of 1 to `max` characters.
-fn bounded_name(value: &Value, max: usize) -> Result<String, String> {
-    let text = string(value)?.trim();
-    match text.chars().count() {
-        0 => Err("must not be empty".into()),
-        n if n > max => Err(format!("must be at most {max} characters")),
-        _ => Ok(text.to_owned()),
-    }
-}
+/// Fields that only the server sets.
+pub const SERVER_FIELDS: &[&str] = &[
+    "id",
+    "owner_id",
+    "version",
+    "created_at",
+    "updated_at",
+    "started_at",
+    "completed_at",
+];
 
 /// A task's title: 1 to 200 characters, trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,55 +88,6 @@ impl Priority {
     }
 }
 
-/// A JSON object of at most 64 KiB as compact JSON, with no NUL character in any key or string
-/// (`input`, `result`, a step's `input`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Document(Value);
-
-impl Document {
-    pub const MAX_BYTES: usize = 64 * 1024;
-
-    pub fn parse(value: &Value) -> Result<Self, String> {
-        if !value.is_object() {
-            return Err("must be a JSON object".into());
-        }
-        if has_nul(value) {
-            return Err(format!("{NUL_MESSAGE}, in no key or string"));
-        }
-        let size = serde_json::to_vec(value)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
-        if size > Self::MAX_BYTES {
-            return Err(format!(
-                "is {size} bytes as JSON; at most {} bytes are allowed",
-                Self::MAX_BYTES
-            ));
-        }
-        Ok(Self(value.clone()))
-    }
-
-    /// `{}`, the document of a task or step created without one.
-    pub fn empty() -> Self {
-        Self(json!({}))
-    }
-
-    pub fn as_value(&self) -> &Value {
-        &self.0
-    }
-}
-
-/// True when a string anywhere in the document, key or value, holds a NUL character.
-fn has_nul(value: &Value) -> bool {
-    match value {
-        Value::String(text) => text.contains('\0'),
-        Value::Array(items) => items.iter().any(has_nul),
-        Value::Object(map) => map
-            .iter()
-            .any(|(key, value)| key.contains('\0') || has_nul(value)),
-        _ => false,
-    }
-}
-
 /// A step's name: 1 to 200 characters, trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepName(String);
@@ -171,63 +116,6 @@ fn agent_id(value: &Value) -> Result<Uuid, String> {
         .as_str()
         .and_then(parse_uuid)
         .ok_or_else(|| "must be a UUID like 123e4567-e89b-12d3-a456-426614174000".into())
-}
-
-/// Fields that only the server sets.
-pub const SERVER_FIELDS: &[&str] = &[
-    "id",
-    "owner_id",
-    "version",
-    "created_at",
-    "updated_at",
-    "started_at",
-    "completed_at",
-];
-
-/// Reports each field of a request body that is not one the request may set: a field the
-/// server sets says so, instead of being silently ignored; anything else is unknown.
-fn report_other_fields(other: &Map<String, Value>, errors: &mut FieldErrors) {
-    for field in other.keys() {
-        if SERVER_FIELDS.contains(&field.as_str()) {
-            errors.add(field.clone(), "is set by the server and cannot be sent");
-        } else {
-            errors.add(field.clone(), "is not a field this request can set");
-        }
-    }
-}
-
-/// For `#[serde(default, deserialize_with = "present")]` on an `Option<Value>`: an absent
-/// field stays `None`, a field sent as `null` becomes `Some(Value::Null)`.
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
-    Deserialize::deserialize(deserializer).map(Some)
-}
-
-/// An optional field that may be cleared: absent is `None`, `null` is `Some(None)`.
-fn clearable<T>(
-    errors: &mut FieldErrors,
-    field: &str,
-    value: &Option<Value>,
-    parse: impl Fn(&Value) -> Result<T, String>,
-) -> Option<Option<T>> {
-    match value {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(value) => errors.check(field, parse(value)).map(Some),
-    }
-}
-
-/// A field that, when sent, must hold a value.
-fn required_if_sent<T>(
-    errors: &mut FieldErrors,
-    field: &str,
-    value: &Option<Value>,
-    parse: impl Fn(&Value) -> Result<T, String>,
-) -> Option<T> {
-    match value {
-        None => None,
-        Some(Value::Null) => errors.check(field, Err("cannot be null".into())),
-        Some(value) => errors.check(field, parse(value)),
-    }
 }
 
 /// The body of POST /api/tasks, before validation.
@@ -309,7 +197,7 @@ impl NewTask {
             None | Some(Value::Null) => Some(Vec::new()),
             Some(value) => parse_steps(value, &mut errors),
         };
-        report_other_fields(&body.other, &mut errors);
+        report_other_fields(&body.other, SERVER_FIELDS, &mut errors);
 
         match (title, description, status, priority, agent_id, input, steps) {
             (
@@ -427,7 +315,7 @@ impl TaskChanges {
                 errors.add(field, "cannot be changed after the task is created");
             }
         }
-        report_other_fields(&body.other, &mut errors);
+        report_other_fields(&body.other, SERVER_FIELDS, &mut errors);
         if errors.is_empty() && changes.fields().is_empty() {
             errors.add(
                 "body",
@@ -453,9 +341,52 @@ impl TaskChanges {
     }
 }
 
+/// The body of PATCH /api/tasks/{id}/steps/{step_id}, before validation.
+#[derive(Deserialize)]
+pub struct UpdateStepRequest {
+    #[serde(default, deserialize_with = "present")]
+    status: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    output: Option<Value>,
+    #[serde(flatten)]
+    other: Map<String, Value>,
+}
+
+/// A valid step change: its status, its output (`Some(None)` clears it), or both.
+#[derive(Debug, Default)]
+pub struct StepChanges {
+    pub status: Option<TaskStatus>,
+    pub output: Option<Option<Document>>,
+}
+
+impl StepChanges {
+    pub fn parse(body: UpdateStepRequest) -> Result<Self, ApiError> {
+        let mut errors = FieldErrors::new();
+        let changes = Self {
+            status: required_if_sent(&mut errors, "status", &body.status, status),
+            output: clearable(&mut errors, "output", &body.output, Document::parse),
+        };
+        for field in body.other.keys() {
+            let message = if matches!(field.as_str(), "name" | "input" | "position") {
+                "cannot be changed after the task is created"
+            } else if SERVER_FIELDS.contains(&field.as_str()) || field == "task_id" {
+                "is set by the server and cannot be sent"
+            } else {
+                "is not a field this request can set"
+            };
+            errors.add(field.clone(), message);
+        }
+        if errors.is_empty() && changes.status.is_none() && changes.output.is_none() {
+            errors.add("body", "name at least one field to change: status, output");
+        }
+        errors.into_result(changes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn create(body: Value) -> Result<NewTask, FieldErrors> {
         NewTask::parse(serde_json::from_value(body).unwrap()).map_err(|err| match err {
@@ -469,6 +400,28 @@ mod tests {
             ApiError::Unprocessable(errors) => errors,
             other => panic!("expected 422, got {other:?}"),
         })
+    }
+
+    #[test]
+    fn a_step_change_needs_status_or_output_and_nothing_else() {
+        let parse = |body: Value| {
+            StepChanges::parse(serde_json::from_value(body).unwrap()).map_err(|err| match err {
+                ApiError::Unprocessable(errors) => errors,
+                other => panic!("expected 422, got {other:?}"),
+            })
+        };
+        let changes = parse(json!({"status": "completed", "output": {"rows": 3}})).unwrap();
+        assert_eq!(changes.status, Some(TaskStatus::Completed));
+        assert!(matches!(changes.output, Some(Some(_))));
+        assert!(matches!(
+            parse(json!({"output": null})).unwrap().output,
+            Some(None)
+        ));
+        let errors = parse(json!({"name": "x", "status": "done", "output": [1]})).unwrap_err();
+        for field in ["name", "status", "output"] {
+            assert!(errors.get(field).is_some(), "{field}");
+        }
+        assert!(parse(json!({})).unwrap_err().get("body").is_some());
     }
 
     #[test]

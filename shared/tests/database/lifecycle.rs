@@ -126,7 +126,9 @@ async fn every_mapped_constraint_exists_and_none_has_a_generated_name(db: PgPool
          where n.nspname = 'public' \
          union select indexname::text from pg_indexes where schemaname = 'public' \
          union select tgrelid::regclass::text || '_status_transition' from pg_trigger \
-               where tgname like '%status_lifecycle'",
+               where tgname like '%status_lifecycle' \
+         union select (regexp_matches(prosrc, 'constraint = ''([a-z_]+)''', 'g'))[1] \
+               from pg_proc where pronamespace = 'public'::regnamespace",
     )
     .fetch_all(&db)
     .await

@@ -233,11 +233,13 @@ async fn step_positions_are_unique_within_a_task_and_steps_go_with_their_task(db
     let err = add_step(task, 1).await.unwrap_err();
     assert_eq!(constraint(&err), Some("task_steps_position_unique"));
 
-    let bad_status = sqlx::query("update task_steps set status = 'skipped' where task_id = $1")
-        .bind(task)
-        .execute(&db)
-        .await
-        .unwrap_err();
+    let bad_status = sqlx::query(
+        "insert into task_steps (task_id, position, name, status) values ($1, 9, 's', 'skipped')",
+    )
+    .bind(task)
+    .execute(&db)
+    .await
+    .unwrap_err();
     assert_eq!(constraint(&bad_status), Some("task_steps_status_valid"));
 
     sqlx::query("delete from tasks where id = $1")

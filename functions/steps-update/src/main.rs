@@ -1,0 +1,5 @@
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    let state: steps_update::State = shared::runtime::start().await?;
+    shared::http::serve(|request| steps_update::handle(&state, request)).await
+}
