@@ -151,3 +151,90 @@ async fn every_mapped_constraint_exists_and_none_has_a_generated_name(db: PgPool
         .collect();
     assert!(generated.is_empty(), "generated names: {generated:?}");
 }
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn the_audit_list_is_served_by_its_index(db: PgPool) {
+    let actor = owner(&db).await;
+    sqlx::query(
+        "insert into users (username, email, password_hash) \
+         select 'user' || i, 'user' || i || '@example.com', 'x' from generate_series(1, 50) i",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into audit_logs (actor_id, action, entity_type, created_at) \
+         select (select id from users order by random() limit 1), 'task.update', 'task', \
+                now() - i * interval '1 second' \
+         from generate_series(1, 20000) i",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::query("analyze audit_logs")
+        .execute(&db)
+        .await
+        .unwrap();
+
+    let plan: Vec<String> = sqlx::query_scalar(
+        "explain select id, actor_id, action, entity_type, entity_id, metadata, created_at \
+         from audit_logs where actor_id = $1 \
+           and ($2::text is null or entity_type = $2) and ($3::uuid is null or entity_id = $3) \
+           and ($4::text is null or action = $4) \
+           and ($5::timestamptz is null or (created_at, id) < ($5, $6)) \
+         order by created_at desc, id desc limit 21",
+    )
+    .bind(actor)
+    .bind(None::<String>)
+    .bind(None::<Uuid>)
+    .bind(None::<String>)
+    .bind(None::<chrono::DateTime<chrono::Utc>>)
+    .bind(None::<i64>)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+
+    let plan = plan.join("\n");
+    assert!(plan.contains("audit_logs_actor_page_idx"), "{plan}");
+    assert!(!plan.contains("Sort"), "the index gives the order: {plan}");
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_task_cannot_hold_more_than_one_response_can_carry(db: PgPool) {
+    let owner = owner(&db).await;
+    let task = task_in(&db, owner, Pending).await;
+    // A quote is two bytes in stored JSON and four once a response envelope escapes it again:
+    // about 43 steps of 30,000 quotes fill the 5 MiB a task may hold.
+    let quotes = serde_json::json!({ "q": "\"".repeat(30_000) });
+    let mut failure = None;
+    for position in 0..60 {
+        let inserted = sqlx::query(
+            "insert into task_steps (task_id, position, name, input) values ($1, $2, 's', $3)",
+        )
+        .bind(task)
+        .bind(position)
+        .bind(&quotes)
+        .execute(&db)
+        .await;
+        if let Err(err) = inserted {
+            failure = Some((position, err));
+            break;
+        }
+    }
+
+    let (position, err) = failure.expect("the budget refused a step");
+    assert!((38..48).contains(&position), "refused at step {position}");
+    assert!(matches!(
+        shared::db::violation(&err),
+        Some(Violation::Invalid {
+            field: "documents",
+            ..
+        })
+    ));
+    let total: i64 = sqlx::query_scalar("select task_documents_bytes($1)")
+        .bind(task)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(total <= 5 * 1024 * 1024, "{total}");
+}
