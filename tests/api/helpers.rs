@@ -107,6 +107,75 @@ impl TestApi {
         self.send(Self::if_match(request, if_match), &path).await
     }
 
+    /// Any authenticated request, with an optional JSON body and `If-Match`.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> Response {
+        let mut request = self.with_token(method, path, token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.send(Self::if_match(request, if_match), path).await
+    }
+
+    pub async fn create_agent(&self, token: &str, body: &Value) -> Response {
+        self.call(Method::POST, "/api/agents", token, Some(body), None)
+            .await
+    }
+
+    /// `GET /api/agents?{query}`.
+    pub async fn list_agents(&self, token: &str, query: &str) -> Response {
+        let path = format!("/api/agents?{query}");
+        self.call(Method::GET, &path, token, None, None).await
+    }
+
+    pub async fn get_agent(&self, token: &str, id: &str) -> Response {
+        let path = format!("/api/agents/{id}");
+        self.call(Method::GET, &path, token, None, None).await
+    }
+
+    pub async fn update_agent(
+        &self,
+        token: &str,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Response {
+        let path = format!("/api/agents/{id}");
+        self.call(Method::PATCH, &path, token, Some(body), if_match)
+            .await
+    }
+
+    pub async fn delete_agent(&self, token: &str, id: &str, if_match: Option<&str>) -> Response {
+        let path = format!("/api/agents/{id}");
+        self.call(Method::DELETE, &path, token, None, if_match)
+            .await
+    }
+
+    pub async fn update_step(
+        &self,
+        token: &str,
+        task: &str,
+        step: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Response {
+        let path = format!("/api/tasks/{task}/steps/{step}");
+        self.call(Method::PATCH, &path, token, Some(body), if_match)
+            .await
+    }
+
+    /// `GET /api/audit?{query}`.
+    pub async fn list_audit(&self, token: &str, query: &str) -> Response {
+        let path = format!("/api/audit?{query}");
+        self.call(Method::GET, &path, token, None, None).await
+    }
+
     pub async fn refresh(&self, refresh_token: &str) -> Response {
         self.post_json(
             "/api/auth/refresh",

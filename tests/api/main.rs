@@ -5,7 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod agents;
+mod audit;
 mod health;
 mod helpers;
+mod limits;
 mod sessions;
+mod steps;
 mod tasks;

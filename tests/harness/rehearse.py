@@ -535,6 +535,18 @@ def run_functions(cfn, mode, admin_url, log_dir):
         calls.append(("tasks-get", call("tasks-get", "GET", path, "/api/tasks/{id}", token=access, path_parameters=params)[0], 200))
         calls.append(("tasks-update", call("tasks-update", "PATCH", path, "/api/tasks/{id}", {"status": "in_progress"}, token=access, path_parameters=params)[0], 200))
         calls.append(("tasks-delete", call("tasks-delete", "DELETE", path, "/api/tasks/{id}", token=access, path_parameters=params)[0], 204))
+        status, agent, _ = call("agents-create", "POST", "/api/agents", "/api/agents", {"name": "rehearsal"}, token=access)
+        calls.append(("agents-create", status, 201))
+        agent_path, agent_params = f"/api/agents/{agent['id']}", {"id": agent["id"]}
+        calls.append(("agents-list", call("agents-list", "GET", "/api/agents", "/api/agents", token=access)[0], 200))
+        calls.append(("agents-get", call("agents-get", "GET", agent_path, "/api/agents/{id}", token=access, path_parameters=agent_params)[0], 200))
+        calls.append(("agents-update", call("agents-update", "PATCH", agent_path, "/api/agents/{id}", {"is_active": False}, token=access, path_parameters=agent_params)[0], 200))
+        calls.append(("agents-delete", call("agents-delete", "DELETE", agent_path, "/api/agents/{id}", token=access, path_parameters=agent_params)[0], 204))
+        status, stepped, _ = call("tasks-create", "POST", "/api/tasks", "/api/tasks", {"title": "steps", "steps": [{"name": "one"}]}, token=access)
+        step_path = f"/api/tasks/{stepped['id']}/steps/{stepped['steps'][0]['id']}"
+        step_params = {"id": stepped["id"], "step_id": stepped["steps"][0]["id"]}
+        calls.append(("steps-update", call("steps-update", "PATCH", step_path, "/api/tasks/{id}/steps/{step_id}", {"status": "completed"}, token=access, path_parameters=step_params)[0], 200))
+        calls.append(("audit-list", call("audit-list", "GET", "/api/audit", "/api/audit", token=access)[0], 200))
         new_password = "quiet harbours keep their lanterns lit"
         calls.append(("password-change", call("password-change", "PUT", "/api/users/me/password", "/api/users/me/password", {"current_password": password, "new_password": new_password}, token=access)[0], 204))
         calls.append(("logout", call("logout", "POST", "/api/auth/logout", "/api/auth/logout", token=access)[0], 204))
