@@ -41,7 +41,7 @@ export SECRETS_MANAGER_TEST_ENDPOINT="http://127.0.0.1:$moto_port"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 
 say "unit, database and handler tests"
-cargo test --workspace --exclude api-tests --exclude lambda-bench --locked
+cargo test --workspace --exclude api-tests --locked
 
 API_BASE_URL_GIVEN=${API_BASE_URL:-}
 if [ -n "${API_BASE_URL:-}" ]; then

@@ -203,3 +203,29 @@ async fn concurrent_updates_of_two_steps_never_lose_a_change(db: PgPool) {
         );
     }
 }
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_single_step_task_follows_its_step(db: PgPool) {
+    let f = fixture(db, &["only"]).await;
+
+    let started = body_json(&f.patch(0, json!({"status": "in_progress"}), None).await);
+    assert_eq!(
+        started["status"], "in_progress",
+        "not done while its one step runs"
+    );
+    let failed = body_json(&f.patch(0, json!({"status": "failed"}), None).await);
+    assert_eq!(failed["status"], "failed");
+    f.patch(0, json!({"status": "in_progress"}), None).await;
+    let done = body_json(&f.patch(0, json!({"status": "completed"}), None).await);
+    assert_eq!(done["status"], "completed");
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_task_completes_only_when_every_step_has(db: PgPool) {
+    let f = fixture(db, &["one", "two"]).await;
+    f.patch(1, json!({"status": "completed"}), None).await;
+
+    let running = body_json(&f.patch(0, json!({"status": "in_progress"}), None).await);
+
+    assert_eq!(running["status"], "in_progress", "step one still runs");
+}

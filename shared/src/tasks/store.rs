@@ -306,7 +306,8 @@ impl From<StepError> for ApiError {
 /// failed step fails it. The task's version increments, so `If-Match` on the task guards its
 /// steps too. The task row is locked first and the other steps are read with a lock, which in
 /// READ COMMITTED returns their latest committed state: two concurrent updates of two steps run
-/// one after the other, and the second sees the first's change.
+/// one after the other, and the second sees the first's change. (The step being changed is
+/// counted from the update itself: a locking read skips a row this statement already changed.)
 pub async fn update_step(
     db: &PgPool,
     caller: Caller,
@@ -325,6 +326,7 @@ pub async fn update_step(
              for update), \
          siblings as ( \
              select s.id, s.status from task_steps s join task on s.task_id = task.id \
+             where s.id <> $4 \
              for share of s), \
          step as ( \
              update task_steps s set \
@@ -333,9 +335,9 @@ pub async fn update_step(
              from task where s.id = $4 and s.task_id = task.id \
              returning s.*), \
          progress as ( \
-             select count(*) as total, \
-                    count(*) filter (where coalesce(step.status, sibling.status) = 'completed') as done \
-             from siblings sibling left join step on step.id = sibling.id), \
+             select (select count(*) from siblings) + 1 as total, \
+                    (select count(*) from siblings where status = 'completed') \
+                    + (select count(*) from step where status = 'completed') as done), \
          next as ( \
              select task.id, \
                     case when step.status = 'failed' then 'failed' \

@@ -38,6 +38,13 @@ const FUNCTIONS: &[&str] = &[
     "tasks-update",
     "tasks-delete",
     "refresh",
+    "agents-create",
+    "agents-list",
+    "agents-get",
+    "agents-update",
+    "agents-delete",
+    "steps-update",
+    "audit-list",
 ];
 const JWT_SECRET: &str = "benchmark-signing-secret-0123456789abcdef";
 const BCRYPT_COST: u32 = 12;

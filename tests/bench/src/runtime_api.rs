@@ -17,6 +17,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc, oneshot};
 
+/// The largest synchronous response Lambda returns (the whole invocation response).
+pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
+
 pub enum Outcome {
     Response(Vec<u8>),
     Error(Vec<u8>),
@@ -175,6 +178,16 @@ async fn route(
         let (id, kind) = rest.split_once('/').unwrap_or((rest, ""));
         let waiting = inner.waiting.lock().expect("not poisoned").remove(id);
         if let Some(sender) = waiting {
+            // Lambda refuses a response over its limit: the invocation fails, and API Gateway
+            // answers 500. So does this harness.
+            if kind == "response" && body.len() > MAX_RESPONSE_BYTES {
+                let message = format!(
+                    "Function.ResponseSizeTooLarge: {} bytes, over Lambda's {MAX_RESPONSE_BYTES}",
+                    body.len()
+                );
+                let _ = sender.send(Outcome::Error(message.into_bytes()));
+                return Ok(reply(StatusCode::PAYLOAD_TOO_LARGE, Vec::new()));
+            }
             let outcome = if kind == "response" {
                 Outcome::Response(body)
             } else {
@@ -191,4 +204,50 @@ fn reply(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+
+    /// One HTTP/1.1 exchange on a fresh connection; returns the status line.
+    async fn exchange(address: &str, head: &str, body: &[u8]) -> String {
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        let request = format!(
+            "{head} HTTP/1.1\r\nhost: localhost\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        stream.write_all(body).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        String::from_utf8_lossy(&answer)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_response_over_lambdas_limit_is_an_error_as_lambda_makes_it() {
+        let mut api = RuntimeApi::start().await.unwrap();
+        let address = api.address();
+        let function = tokio::spawn(async move {
+            exchange(&address, "GET /2018-06-01/runtime/invocation/next", b"").await;
+            let big = vec![b'x'; MAX_RESPONSE_BYTES + 1];
+            let path = "POST /2018-06-01/runtime/invocation/bench-00000001/response";
+            exchange(&address, path, &big).await
+        });
+
+        let (_, outcome) = api.invoke(b"{}".to_vec()).await.unwrap();
+
+        let Outcome::Error(message) = outcome else {
+            panic!("a response over the limit must fail the invocation");
+        };
+        assert!(String::from_utf8_lossy(&message).contains("ResponseSizeTooLarge"));
+        assert!(function.await.unwrap().contains("413"));
+    }
 }

@@ -3,10 +3,11 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use shared::agents::{AgentChanges, NewAgent, store as agents};
 use shared::auth::session::{self, RefreshToken};
 use shared::auth::{Caller, TokenKeys};
 use shared::config::SessionConfig;
-use shared::tasks::{NewTask, TaskChanges, store};
+use shared::tasks::{NewTask, StepChanges, TaskChanges, store};
 use shared::testing::TestRequest;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -28,6 +29,12 @@ pub struct Data {
     /// its floor (each works once).
     pub refresh_tokens: Vec<String>,
     pub sessions: SessionConfig,
+    /// An agent to read and change, agents to delete (the first part for the function, the
+    /// rest for its floor), a task whose first step is updated again and again.
+    pub fetched_agent: Uuid,
+    pub doomed_agents: Vec<Uuid>,
+    pub stepped_task: Uuid,
+    pub stepped_step: Uuid,
 }
 
 pub async fn seed(
@@ -96,6 +103,40 @@ pub async fn seed(
     .bind(hashes)
     .execute(db)
     .await?;
+    // 100 agents to list, then agents to delete, all the user's.
+    let agents: Vec<Uuid> = sqlx::query_scalar(
+        "insert into agents (owner_id, name, config, created_at) \
+         select $1, 'agent ' || i, jsonb_build_object('i', i), now() - i * interval '1 second' \
+         from generate_series(1, 100 + $2 * 2) as i returning id",
+    )
+    .bind(user)
+    .bind(refreshes as i32)
+    .fetch_all(db)
+    .await?;
+    let (fetched_agent, doomed_agents) = (agents[0], agents[100..].to_vec());
+    let stepped_task: Uuid = sqlx::query_scalar(
+        "insert into tasks (owner_id, title) values ($1, 'stepped') returning id",
+    )
+    .bind(user)
+    .fetch_one(db)
+    .await?;
+    let stepped_step: Uuid = sqlx::query_scalar(
+        "insert into task_steps (task_id, position, name) \
+         select $1, i - 1, 'step ' || i from generate_series(1, 5) as i \
+         order by i returning id",
+    )
+    .bind(stepped_task)
+    .fetch_all(db)
+    .await?[0];
+    // The user's audit trail: 1,000 events to page through.
+    sqlx::query(
+        "insert into audit_logs (actor_id, action, entity_type, entity_id, created_at) \
+         select $1, 'task.update', 'task', gen_random_uuid(), now() - i * interval '1 second' \
+         from generate_series(1, 1000) as i",
+    )
+    .bind(user)
+    .execute(db)
+    .await?;
     let user = open_session(db, user).await?;
     let deleter = open_session(db, deleter).await?;
     sqlx::query("analyze").execute(db).await?;
@@ -118,6 +159,10 @@ pub async fn seed(
             .map(|t| session::expose(t).to_owned())
             .collect(),
         sessions: SessionConfig::from_env(&shared::Env::default()).expect("defaults"),
+        fetched_agent,
+        doomed_agents,
+        stepped_task,
+        stepped_step,
     })
 }
 
@@ -168,6 +213,58 @@ pub fn event(function: &str, data: &Data, i: usize) -> (Value, u16) {
                 200,
             )
         }
+        "agents-create" => (
+            TestRequest::post("/api/agents")
+                .bearer(&data.token)
+                .json(&new_agent_body(&data.run, i))
+                .event(),
+            201,
+        ),
+        "agents-list" => (
+            TestRequest::get("/api/agents")
+                .bearer(&data.token)
+                .query("limit=20")
+                .event(),
+            200,
+        ),
+        "agents-get" => {
+            let id = data.fetched_agent;
+            let request = TestRequest::get(&format!("/api/agents/{id}"))
+                .bearer(&data.token)
+                .path_parameter("id", &id.to_string());
+            (request.event(), 200)
+        }
+        "agents-update" => {
+            let id = data.fetched_agent;
+            let request = TestRequest::new("PATCH", &format!("/api/agents/{id}"))
+                .bearer(&data.token)
+                .path_parameter("id", &id.to_string())
+                .json(&agent_changes_body(i));
+            (request.event(), 200)
+        }
+        "agents-delete" => {
+            let id = data.doomed_agents[i];
+            let request = TestRequest::new("DELETE", &format!("/api/agents/{id}"))
+                .bearer(&data.token)
+                .path_parameter("id", &id.to_string());
+            (request.event(), 204)
+        }
+        "steps-update" => {
+            let (task, step) = (data.stepped_task, data.stepped_step);
+            let request = TestRequest::new("PATCH", &format!("/api/tasks/{task}/steps/{step}"))
+                .bearer(&data.token)
+                .path_parameter("id", &task.to_string())
+                .path_parameter("step_id", &step.to_string())
+                .json(&step_changes_body(i));
+            (request.event(), 200)
+        }
+        "audit-list" => (
+            TestRequest::get("/api/audit")
+                .bearer(&data.token)
+                .query("limit=20")
+                .event(),
+            200,
+        ),
         "tasks-create" => {
             let body = new_task_body(i);
             (
@@ -220,6 +317,18 @@ fn changes_body(i: usize) -> Value {
     json!({"priority": i % 100})
 }
 
+fn new_agent_body(run: &str, i: usize) -> Value {
+    json!({"name": format!("bench {run} {i}"), "config": {"i": i}})
+}
+
+fn agent_changes_body(i: usize) -> Value {
+    json!({"is_active": i.is_multiple_of(2)})
+}
+
+fn step_changes_body(i: usize) -> Value {
+    json!({"output": {"i": i}})
+}
+
 /// The fastest this work could be: the function's own store operation (the same single
 /// statement) from a plain sqlx connection, or one bcrypt operation. Returns the median of `n`
 /// runs and what was measured.
@@ -262,6 +371,15 @@ pub async fn floor(
                 "tasks-create" => "insert task, 3 steps, audit row (one statement)",
                 "tasks-update" => "update the task with its audit row (one statement)",
                 "refresh" => "spend the refresh token, store its successor (one statement)",
+                "agents-create" => "insert the agent with its audit row (one statement)",
+                "agents-list" => "select a page of 20 (+1) agents",
+                "agents-get" => "select the agent",
+                "agents-update" => "update the agent with its audit row (one statement)",
+                "agents-delete" => "delete an agent with its audit row (one statement)",
+                "steps-update" => {
+                    "update the step, derive and update the task, audit (one statement)"
+                }
+                "audit-list" => "select a page of 20 (+1) events",
                 "tasks-delete" => "delete a task with its audit row",
                 _ => "",
             }
@@ -324,6 +442,43 @@ async fn floor_statement(
             let refreshed =
                 session::refresh(db, presented, &successor, &data.sessions, &metadata).await?;
             assert!(matches!(refreshed, session::Refreshed::Rotated(_)));
+        }
+        "agents-create" => {
+            let body = serde_json::from_value(new_agent_body("floor", i)).expect("a body");
+            let agent = NewAgent::parse(body).expect("a valid agent");
+            agents::create(db, data.user, &agent, &metadata)
+                .await?
+                .expect("created");
+        }
+        "agents-list" => {
+            agents::list_page(db, data.user, None, 21).await?;
+        }
+        "agents-get" => {
+            agents::find_owned(db, data.user, data.fetched_agent)
+                .await?
+                .expect("the agent");
+        }
+        "agents-update" => {
+            let body = serde_json::from_value(agent_changes_body(i)).expect("a body");
+            let changes = AgentChanges::parse(body).expect("valid changes");
+            agents::update_if_version(db, data.user, data.fetched_agent, None, &changes, &metadata)
+                .await?;
+        }
+        "agents-delete" => {
+            let id = data.doomed_agents[data.doomed_agents.len() - 1 - i];
+            agents::delete_if_version(db, data.user, id, None, &metadata).await?;
+        }
+        "steps-update" => {
+            let body = serde_json::from_value(step_changes_body(i)).expect("a body");
+            let changes = StepChanges::parse(body).expect("valid changes");
+            let (task, step) = (data.stepped_task, data.stepped_step);
+            store::update_step(db, data.user, task, step, None, &changes, &metadata)
+                .await
+                .expect("updated");
+        }
+        "audit-list" => {
+            let filter = shared::audit::AuditFilter::default();
+            shared::audit::store::list_page(db, data.user, &filter, None, 21).await?;
         }
         other => panic!("no floor for {other}"),
     }
