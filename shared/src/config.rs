@@ -387,12 +387,28 @@ impl LogConfig {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HttpConfig {
     pub max_body_bytes: usize,
+    /// The most a list page may take in the response envelope (`RESPONSE_BUDGET_BYTES`): just
+    /// under Lambda's 6 MB by default; lower for the local emulator, which fails on responses
+    /// between 5.0 and 5.5 MB (README, "Pages").
+    pub response_budget: usize,
 }
 
 impl HttpConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let response_budget =
+            env.parse_or("RESPONSE_BUDGET_BYTES", crate::pagination::RESPONSE_BUDGET)?;
+        if !(65_536..=crate::pagination::RESPONSE_BUDGET).contains(&response_budget) {
+            return Err(ConfigError::Invalid {
+                name: "RESPONSE_BUDGET_BYTES".into(),
+                reason: format!(
+                    "must be between 65536 and {}",
+                    crate::pagination::RESPONSE_BUDGET
+                ),
+            });
+        }
         Ok(Self {
             max_body_bytes: env.parse_or("MAX_BODY_BYTES", 256 * 1024)?,
+            response_budget,
         })
     }
 }

@@ -81,13 +81,15 @@ impl PageRequest {
 
     /// The page of `rows` (fetched with `fetch()`), with a cursor when more follow. A page stops
     /// adding items before its JSON, as the Lambda response envelope carries it, would pass
-    /// `RESPONSE_BUDGET`: it may hold fewer than `limit` items, and its cursor then starts the
-    /// next page at the first item left out, so paging still visits every item once.
+    /// `budget` (at most `RESPONSE_BUDGET`): it may hold fewer than `limit` items, and its cursor
+    /// then starts the next page at the first item left out, so paging still visits every item
+    /// once.
     pub fn page<T: Serialize>(
         &self,
         mut rows: Vec<T>,
         key: &CursorKey,
         scope: &Scope<'_>,
+        budget: usize,
         position: impl Fn(&T) -> Position,
     ) -> Result<Page<T>, ApiError> {
         let limit = usize::try_from(self.limit).unwrap_or(usize::MAX);
@@ -99,7 +101,7 @@ impl PageRequest {
         for row in &rows {
             let item = serde_json::to_string(row).map_err(ApiError::internal)?;
             let size = http::escaped_len(&item) + 1;
-            if used + size > RESPONSE_BUDGET && fits > 0 {
+            if used + size > budget.min(RESPONSE_BUDGET) && fits > 0 {
                 break;
             }
             used += size;
@@ -215,7 +217,7 @@ mod tests {
         let rows: Vec<(u32, String)> = (0..101).map(|i| (i, big.clone())).collect();
 
         let page = request(100)
-            .page(rows, &key, &scope(), |(i, _)| Position {
+            .page(rows, &key, &scope(), RESPONSE_BUDGET, |(i, _)| Position {
                 created_at: DateTime::from_timestamp_micros(i64::from(*i)).unwrap(),
                 id: Uuid::nil(),
             })
@@ -240,11 +242,13 @@ mod tests {
             created_at: DateTime::from_timestamp_micros(i64::from(*i)).unwrap(),
             id: Uuid::nil(),
         };
-        let page = request(10).page(rows, &key, &scope(), position).unwrap();
+        let page = request(10)
+            .page(rows, &key, &scope(), RESPONSE_BUDGET, position)
+            .unwrap();
         assert_eq!(page.items.len(), 10);
         assert!(page.next_cursor.is_some());
         let last = request(10)
-            .page(vec![1, 2], &key, &scope(), position)
+            .page(vec![1, 2], &key, &scope(), RESPONSE_BUDGET, position)
             .unwrap();
         assert_eq!((last.items.len(), last.next_cursor), (2, None));
     }

@@ -25,10 +25,16 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
     if rows.is_empty() {
         ensure_session_live(&state.db, caller).await?;
     }
-    let page = page.page(rows, &state.cursors, &scope, |agent| Position {
-        created_at: agent.created_at,
-        id: agent.id,
-    })?;
+    let page = page.page(
+        rows,
+        &state.cursors,
+        &scope,
+        state.http.response_budget,
+        |agent| Position {
+            created_at: agent.created_at,
+            id: agent.id,
+        },
+    )?;
     http::json(StatusCode::OK, &page)
 }
 

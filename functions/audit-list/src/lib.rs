@@ -27,7 +27,13 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
     if rows.is_empty() {
         ensure_session_live(&state.db, caller).await?;
     }
-    let page = page.page(rows, &state.cursors, &scope, |entry| entry.position())?;
+    let page = page.page(
+        rows,
+        &state.cursors,
+        &scope,
+        state.http.response_budget,
+        |entry| entry.position(),
+    )?;
     http::json(StatusCode::OK, &page)
 }
 

@@ -34,10 +34,16 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
     if rows.is_empty() {
         ensure_session_live(&state.db, caller).await?;
     }
-    let page = page.page(rows, &state.cursors, &scope, |task| Position {
-        created_at: task.created_at,
-        id: task.id,
-    })?;
+    let page = page.page(
+        rows,
+        &state.cursors,
+        &scope,
+        state.http.response_budget,
+        |task| Position {
+            created_at: task.created_at,
+            id: task.id,
+        },
+    )?;
     http::json(StatusCode::OK, &page)
 }
 
