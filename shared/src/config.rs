@@ -388,8 +388,8 @@ impl LogConfig {
 pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// The most a list page may take in the response envelope (`RESPONSE_BUDGET_BYTES`): just
-    /// under Lambda's 6 MB by default; lower for the local emulator, which fails on responses
-    /// between 5.0 and 5.5 MB (README, "Pages").
+    /// under Lambda's 6 MB by default; lower for the local emulator, which drops large responses
+    /// well before 6 MB (README, "Pages").
     pub response_budget: usize,
 }
 
