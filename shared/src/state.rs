@@ -4,13 +4,19 @@
 
 use sqlx::PgPool;
 
-use crate::auth::TokenKeys;
+use lambda_http::http::StatusCode;
+
+use crate::auth::{Caller, TokenKeys, ensure_session_live, not_found};
 use crate::config::{
     ConfigError, DatabaseConfig, Env, HttpConfig, JwtSecret, PasswordConfig, SessionConfig,
     ThrottleConfig, TokenSettings,
 };
 use crate::db;
+use crate::db::Written;
+use crate::error::ApiError;
+use crate::http::{self, ApiResult};
 use crate::pagination::CursorKey;
+use crate::pagination::{PageRequest, Position, Scope};
 use crate::runtime::Load;
 use crate::secrets::Secrets;
 
@@ -41,6 +47,45 @@ pub struct Api {
 }
 
 impl Api {
+    /// The page response of a listing: `rows` fetched with `page.fetch()` become a page bounded
+    /// by count and bytes. An empty page proves nothing, so only then is the caller's session
+    /// checked (a second statement).
+    pub async fn page_response<T: serde::Serialize>(
+        &self,
+        caller: Caller,
+        page: &PageRequest,
+        rows: Vec<T>,
+        scope: &Scope<'_>,
+        position: impl Fn(&T) -> Position,
+    ) -> ApiResult {
+        if rows.is_empty() {
+            ensure_session_live(&self.db, caller).await?;
+        }
+        let page = page.page(
+            rows,
+            &self.cursors,
+            scope,
+            self.http.response_budget,
+            position,
+        )?;
+        http::json(StatusCode::OK, &page)
+    }
+
+    /// The answer to a conditional write: `done` with what was written, 412 when the version
+    /// was stale, or the 404 (or 401 of an ended session) of a missing row.
+    pub async fn written_response<T>(
+        &self,
+        caller: Caller,
+        written: Written<T>,
+        done: impl FnOnce(T) -> ApiResult,
+    ) -> ApiResult {
+        match written {
+            Written::Done(value) => done(value),
+            Written::Stale => Err(ApiError::PreconditionFailed),
+            Written::Missing => Err(not_found(&self.db, caller).await),
+        }
+    }
+
     pub fn new(db: PgPool, http: HttpConfig, secret: &JwtSecret, tokens: TokenSettings) -> Self {
         Self {
             db,

@@ -3,11 +3,9 @@
 //! refuses, and the answer is a 409 that says so. `If-Match` guards the version.
 
 use lambda_http::Request;
-use shared::ApiError;
 use shared::agents::store;
 use shared::audit;
-use shared::auth::{authenticate_token, not_found};
-use shared::db::Written;
+use shared::auth::authenticate_token;
 use shared::http::etag::IfMatch;
 use shared::http::{self, ApiResult};
 
@@ -19,14 +17,14 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
     let if_match = IfMatch::from_request(&request)?;
 
     let metadata = audit::request_metadata(&request);
-    match store::delete_if_version(&state.db, caller, id, if_match.versions(), &metadata).await? {
-        Written::Done(()) => {
+    let written =
+        store::delete_if_version(&state.db, caller, id, if_match.versions(), &metadata).await?;
+    state
+        .written_response(caller, written, |()| {
             tracing::info!(agent_id = %id, user_id = %caller.user_id, "agent deleted");
             http::no_content()
-        }
-        Written::Stale => Err(ApiError::PreconditionFailed),
-        Written::Missing => Err(not_found(&state.db, caller).await),
-    }
+        })
+        .await
 }
 
 #[cfg(test)]

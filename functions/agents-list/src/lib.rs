@@ -3,10 +3,9 @@
 //! response would otherwise pass Lambda's size limit; `next_cursor` then continues it.
 
 use lambda_http::Request;
-use lambda_http::http::StatusCode;
-use shared::agents::store;
-use shared::auth::{authenticate_token, ensure_session_live};
-use shared::http::{self, ApiResult, QueryParameters};
+use shared::agents::{Agent, store};
+use shared::auth::authenticate_token;
+use shared::http::{ApiResult, QueryParameters};
 use shared::pagination::{PageRequest, Position, Scope};
 
 pub use shared::state::Api as State;
@@ -22,20 +21,13 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
     let page = PageRequest::parse(&parameters, &state.cursors, &scope)?;
 
     let rows = store::list_page(&state.db, caller, page.after, page.fetch()).await?;
-    if rows.is_empty() {
-        ensure_session_live(&state.db, caller).await?;
-    }
-    let page = page.page(
-        rows,
-        &state.cursors,
-        &scope,
-        state.http.response_budget,
-        |agent| Position {
-            created_at: agent.created_at,
-            id: agent.id,
-        },
-    )?;
-    http::json(StatusCode::OK, &page)
+    let position = |agent: &Agent| Position {
+        created_at: agent.created_at,
+        id: agent.id,
+    };
+    state
+        .page_response(caller, &page, rows, &scope, position)
+        .await
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use shared::testing::{self, TestRequest, body_json};
 use sqlx::PgPool;
 
 use super::*;
+use shared::http;
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn pages_visit_each_of_the_callers_agents_once_newest_first(db: PgPool) {

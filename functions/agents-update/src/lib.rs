@@ -4,11 +4,9 @@
 
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
-use shared::ApiError;
 use shared::agents::{AgentChanges, store};
 use shared::audit;
-use shared::auth::{authenticate_token, not_found};
-use shared::db::Written;
+use shared::auth::authenticate_token;
 use shared::http::etag::{self, IfMatch};
 use shared::http::{self, ApiResult};
 
@@ -22,14 +20,14 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
 
     let metadata = audit::request_metadata(&request);
     let versions = if_match.versions();
-    match store::update_if_version(&state.db, caller, id, versions, &changes, &metadata).await? {
-        Written::Done(agent) => {
+    let written =
+        store::update_if_version(&state.db, caller, id, versions, &changes, &metadata).await?;
+    state
+        .written_response(caller, written, |agent| {
             tracing::info!(agent_id = %id, version = agent.version, "agent updated");
             etag::with_etag(http::json(StatusCode::OK, &agent)?, agent.version)
-        }
-        Written::Stale => Err(ApiError::PreconditionFailed),
-        Written::Missing => Err(not_found(&state.db, caller).await),
-    }
+        })
+        .await
 }
 
 #[cfg(test)]

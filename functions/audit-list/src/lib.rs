@@ -3,10 +3,9 @@
 //! are a 400.
 
 use lambda_http::Request;
-use lambda_http::http::StatusCode;
-use shared::audit::{AuditFilter, store};
-use shared::auth::{authenticate_token, ensure_session_live};
-use shared::http::{self, ApiResult, QueryParameters};
+use shared::audit::{AuditEntry, AuditFilter, store};
+use shared::auth::authenticate_token;
+use shared::http::{ApiResult, QueryParameters};
 use shared::pagination::{PageRequest, Scope};
 
 pub use shared::state::Api as State;
@@ -24,17 +23,9 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
     let page = PageRequest::parse(&parameters, &state.cursors, &scope)?;
 
     let rows = store::list_page(&state.db, caller, &filter, page.after, page.fetch()).await?;
-    if rows.is_empty() {
-        ensure_session_live(&state.db, caller).await?;
-    }
-    let page = page.page(
-        rows,
-        &state.cursors,
-        &scope,
-        state.http.response_budget,
-        |entry| entry.position(),
-    )?;
-    http::json(StatusCode::OK, &page)
+    state
+        .page_response(caller, &page, rows, &scope, AuditEntry::position)
+        .await
 }
 
 #[cfg(test)]

@@ -6,10 +6,8 @@
 
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
-use shared::ApiError;
 use shared::audit;
-use shared::auth::{authenticate_token, not_found};
-use shared::db::Written;
+use shared::auth::authenticate_token;
 use shared::http::etag::{self, IfMatch};
 use shared::http::{self, ApiResult};
 use shared::tasks::{StepChanges, store};
@@ -29,15 +27,13 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
         &state.db, caller, task_id, step_id, versions, &changes, &metadata,
     )
     .await?;
-    match written {
-        Written::Done(task) => {
+    state
+        .written_response(caller, written, |task| {
             let version = task.task.version;
             tracing::info!(%task_id, %step_id, version, "step updated");
             etag::with_etag(http::json(StatusCode::OK, &task)?, version)
-        }
-        Written::Stale => Err(ApiError::PreconditionFailed),
-        Written::Missing => Err(not_found(&state.db, caller).await),
-    }
+        })
+        .await
 }
 
 #[cfg(test)]

@@ -3,12 +3,11 @@
 //! otherwise, and nothing is deleted). Another user's task is a 404.
 
 use lambda_http::Request;
-use shared::ApiError;
 use shared::audit;
-use shared::auth::{authenticate_token, not_found};
+use shared::auth::authenticate_token;
 use shared::http::etag::IfMatch;
 use shared::http::{self, ApiResult};
-use shared::tasks::store::{self, Written};
+use shared::tasks::store;
 
 pub use shared::state::Api as State;
 
@@ -18,14 +17,14 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
     let if_match = IfMatch::from_request(&request)?;
 
     let metadata = audit::request_metadata(&request);
-    match store::delete_if_version(&state.db, caller, id, if_match.versions(), &metadata).await? {
-        Written::Done(()) => {
+    let written =
+        store::delete_if_version(&state.db, caller, id, if_match.versions(), &metadata).await?;
+    state
+        .written_response(caller, written, |()| {
             tracing::info!(task_id = %id, user_id = %caller.user_id, "task deleted");
             http::no_content()
-        }
-        Written::Stale => Err(ApiError::PreconditionFailed),
-        Written::Missing => Err(not_found(&state.db, caller).await),
-    }
+        })
+        .await
 }
 
 #[cfg(test)]

@@ -4,12 +4,11 @@
 //! read yet: each older task appears exactly once.
 
 use lambda_http::Request;
-use lambda_http::http::StatusCode;
 use shared::ApiError;
-use shared::auth::{authenticate_token, ensure_session_live};
-use shared::http::{self, ApiResult, QueryParameters};
+use shared::auth::authenticate_token;
+use shared::http::{ApiResult, QueryParameters};
 use shared::pagination::{PageRequest, Position, Scope};
-use shared::tasks::{TaskStatus, store};
+use shared::tasks::{Task, TaskStatus, store};
 
 pub use shared::state::Api as State;
 
@@ -30,21 +29,13 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
     let page = PageRequest::parse(&parameters, &state.cursors, &scope)?;
 
     let rows = store::list_page(&state.db, caller, status, page.after, page.fetch()).await?;
-    // A task found proves the session stands; only an empty page needs to ask.
-    if rows.is_empty() {
-        ensure_session_live(&state.db, caller).await?;
-    }
-    let page = page.page(
-        rows,
-        &state.cursors,
-        &scope,
-        state.http.response_budget,
-        |task| Position {
-            created_at: task.created_at,
-            id: task.id,
-        },
-    )?;
-    http::json(StatusCode::OK, &page)
+    let position = |task: &Task| Position {
+        created_at: task.created_at,
+        id: task.id,
+    };
+    state
+        .page_response(caller, &page, rows, &scope, position)
+        .await
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::*;
+use shared::http;
 
 async fn list(state: &State, token: &str, query: &str) -> lambda_http::Response<Body> {
     let request = TestRequest::get("/api/tasks")

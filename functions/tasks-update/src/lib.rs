@@ -7,13 +7,12 @@
 
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
-use shared::ApiError;
 use shared::audit;
-use shared::auth::{authenticate_token, not_found};
+use shared::auth::authenticate_token;
 use shared::http::etag::{self, IfMatch};
 use shared::http::{self, ApiResult};
 use shared::tasks::TaskChanges;
-use shared::tasks::store::{self, Written};
+use shared::tasks::store;
 
 pub use shared::state::Api as State;
 
@@ -25,15 +24,15 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
 
     let metadata = audit::request_metadata(&request);
     let versions = if_match.versions();
-    match store::update_if_version(&state.db, caller, id, versions, &changes, &metadata).await? {
-        Written::Done(task) => {
+    let written =
+        store::update_if_version(&state.db, caller, id, versions, &changes, &metadata).await?;
+    state
+        .written_response(caller, written, |task| {
             let version = task.task.version;
             tracing::info!(task_id = %id, user_id = %caller.user_id, version, "task updated");
             etag::with_etag(http::json(StatusCode::OK, &task)?, version)
-        }
-        Written::Stale => Err(ApiError::PreconditionFailed),
-        Written::Missing => Err(not_found(&state.db, caller).await),
-    }
+        })
+        .await
 }
 
 #[cfg(test)]
