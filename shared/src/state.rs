@@ -2,21 +2,25 @@
 //! names the state it needs; each state loads only its own settings and secrets, fetching
 //! secrets concurrently.
 
-use sqlx::PgPool;
+use std::future::Future;
 
+use lambda_http::Request;
 use lambda_http::http::StatusCode;
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
 
-use crate::auth::{Caller, TokenKeys, ensure_session_live, not_found};
+use crate::audit;
+use crate::auth::{Caller, TokenKeys, authenticate_token, ensure_session_live, not_found};
 use crate::config::{
     ConfigError, DatabaseConfig, Env, HttpConfig, JwtSecret, PasswordConfig, SessionConfig,
     ThrottleConfig, TokenSettings,
 };
-use crate::db;
-use crate::db::Written;
+use crate::db::{self, StoreError, Written};
 use crate::error::ApiError;
+use crate::http::etag::IfMatch;
 use crate::http::{self, ApiResult};
-use crate::pagination::CursorKey;
-use crate::pagination::{PageRequest, Position, Scope};
+use crate::pagination::{CursorKey, PageRequest, Position, Scope};
 use crate::runtime::Load;
 use crate::secrets::Secrets;
 
@@ -84,6 +88,31 @@ impl Api {
             Written::Stale => Err(ApiError::PreconditionFailed),
             Written::Missing => Err(not_found(&self.db, caller).await),
         }
+    }
+
+    /// `DELETE` of the caller's resource `{id}`, guarded by `If-Match`: `delete` is its store
+    /// operation (one statement with its audit row); 204, 412 for a stale version, or the 404
+    /// (401 of an ended session) of a missing one.
+    pub async fn delete_response<Fut>(
+        &self,
+        request: &Request,
+        entity: &'static str,
+        delete: impl FnOnce(Caller, Uuid, Option<Vec<i64>>, Value) -> Fut,
+    ) -> ApiResult
+    where
+        Fut: Future<Output = Result<Written<()>, StoreError>>,
+    {
+        let caller = authenticate_token(request, &self.keys)?;
+        let id = http::path_id(request, "id")?;
+        let versions = IfMatch::from_request(request)?
+            .versions()
+            .map(<[i64]>::to_vec);
+        let written = delete(caller, id, versions, audit::request_metadata(request)).await?;
+        self.written_response(caller, written, |()| {
+            tracing::info!(entity, %id, user_id = %caller.user_id, "deleted");
+            http::no_content()
+        })
+        .await
     }
 
     pub fn new(db: PgPool, http: HttpConfig, secret: &JwtSecret, tokens: TokenSettings) -> Self {

@@ -3,6 +3,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::*;
+use shared::http;
 
 async fn delete(state: &State, token: &str, id: Uuid, if_match: Option<&str>) -> u16 {
     let mut request = TestRequest::new("DELETE", &format!("/api/agents/{id}"))
