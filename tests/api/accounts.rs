@@ -35,6 +35,7 @@ async fn register_login_by_username_and_email_then_read_me() {
         assert_eq!(me["id"], user["id"]);
         assert!(!me.to_string().contains("password_hash"));
     }
+    api.remove_account(&name, PASSWORD).await;
 }
 
 #[tokio::test]
@@ -61,6 +62,7 @@ async fn duplicate_registration_is_409_and_invalid_fields_422() {
     for field in ["username", "email", "password"] {
         assert!(problem["errors"][field].is_array(), "{field}: {problem}");
     }
+    api.remove_account(&name, PASSWORD).await;
 }
 
 #[tokio::test]
@@ -82,6 +84,7 @@ async fn wrong_password_and_unknown_user_look_the_same() {
     assert_eq!(wrong.status(), 401);
     assert_eq!(unknown.status(), 401);
     assert_eq!(wrong.text().await.unwrap(), unknown.text().await.unwrap());
+    api.remove_account(&name, PASSWORD).await;
 }
 
 #[tokio::test]

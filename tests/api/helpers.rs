@@ -245,9 +245,14 @@ impl TestApi {
     /// Deletes a test user's account and everything it owns: the suite leaves nothing behind
     /// on a deployed stack.
     pub async fn remove(&self, user: &TestUser) {
-        let tokens = self.session(&user.name, &user.password).await;
-        let deleted = self.delete_account(&tokens.access, &user.password).await;
-        assert_eq!(deleted.status(), 204, "deleting {}", user.name);
+        self.remove_account(&user.name, &user.password).await;
+    }
+
+    /// Deletes the account `login` with its password.
+    pub async fn remove_account(&self, login: &str, password: &str) {
+        let tokens = self.session(login, password).await;
+        let deleted = self.delete_account(&tokens.access, password).await;
+        assert_eq!(deleted.status(), 204, "deleting {login}");
     }
 
     pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Response {
