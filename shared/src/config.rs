@@ -26,7 +26,6 @@ pub struct PoolConfig {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
     pub idle_timeout: Duration,
-    pub statement_timeout: Duration,
 }
 
 impl PoolConfig {
@@ -37,8 +36,6 @@ impl PoolConfig {
                 .duration_ms_or("DATABASE_ACQUIRE_TIMEOUT_MS", Duration::from_secs(2))?,
             idle_timeout: env
                 .duration_ms_or("DATABASE_IDLE_TIMEOUT_MS", Duration::from_secs(300))?,
-            statement_timeout: env
-                .duration_ms_or("DATABASE_STATEMENT_TIMEOUT_MS", Duration::from_secs(10))?,
         };
         if config.max_connections == 0 {
             return Err(ConfigError::Invalid {
@@ -85,13 +82,12 @@ impl DatabaseConfig {
                 "set DATABASE_URL (local) or DATABASE_SECRET_ARN (AWS) to reach PostgreSQL",
             ));
         };
-        let pool = PoolConfig::from_env(env)?;
-        let statement_timeout = pool.statement_timeout.as_millis().to_string();
+        // No `options` startup parameter (a `statement_timeout`, say): transaction-mode poolers
+        // and RDS Proxy refuse the connection. The API's timeout is a setting of its database
+        // role instead, which `migrate` provisions.
         Ok(Self {
-            connect: connect
-                .application_name("taskapi")
-                .options([("statement_timeout", statement_timeout.as_str())]),
-            pool,
+            connect: connect.application_name("taskapi"),
+            pool: PoolConfig::from_env(env)?,
         })
     }
 }
@@ -146,6 +142,8 @@ fn connect_options_from_rds_secret(
 pub struct AppRoleConfig {
     pub username: String,
     pub password: SecretString,
+    /// The role's `statement_timeout` (`DATABASE_STATEMENT_TIMEOUT_MS`, 10 s).
+    pub statement_timeout: Duration,
 }
 
 #[derive(Deserialize)]
@@ -168,6 +166,7 @@ impl AppRoleConfig {
             Self {
                 username: parsed.username,
                 password: parsed.password,
+                statement_timeout: Duration::ZERO,
             }
         } else if let Some(username) = env.get("APP_DATABASE_USERNAME") {
             let password = env
@@ -178,9 +177,15 @@ impl AppRoleConfig {
             Self {
                 username: username.to_owned(),
                 password: SecretString::from(password),
+                statement_timeout: Duration::ZERO,
             }
         } else {
             return Ok(None);
+        };
+        let role = Self {
+            statement_timeout: env
+                .duration_ms_or("DATABASE_STATEMENT_TIMEOUT_MS", Duration::from_secs(10))?,
+            ..role
         };
         let valid = role.username.len() <= 63
             && role
@@ -438,6 +443,16 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, ConfigError::JwtSecretTooShort(9)));
+    }
+
+    #[tokio::test]
+    async fn no_startup_option_a_pooler_would_refuse_is_sent() {
+        let env = Env::from_pairs([("DATABASE_URL", "postgres://app@db.internal/tasks")]);
+        let config = DatabaseConfig::load(&env, &Secrets::new(&env))
+            .await
+            .unwrap();
+        assert_eq!(config.connect.get_options(), None);
+        assert_eq!(config.connect.get_application_name(), Some("taskapi"));
     }
 
     #[tokio::test]

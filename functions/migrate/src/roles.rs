@@ -1,7 +1,8 @@
 //! The API functions' database role, provisioned by every deploy after the migrations: created
 //! if missing, its password set from its secret, and DML rights on the tables granted. It owns
 //! nothing and may create nothing (PostgreSQL 15+ gives `public` no CREATE), may not touch the
-//! migrations table, and may only read the status transition table.
+//! migrations table, and may only read the status transition table. Its statement timeout is
+//! a setting of the role, not a startup option a pooler would refuse.
 
 use secrecy::ExposeSecret;
 use shared::config::AppRoleConfig;
@@ -20,6 +21,7 @@ pub async fn provision(pool: &PgPool, role: &AppRoleConfig) -> Result<(), sqlx::
              case when not exists (select 1 from pg_roles where rolname = $1) \
                   then format('create role %I', $1) end, \
              format('alter role %I with login password %L', $1, $2), \
+             format('alter role %I set statement_timeout = %L', $1, $3 || 'ms'), \
              format('grant connect on database %I to %I', current_database(), $1), \
              format('grant usage on schema public to %I', $1), \
              format('grant select, insert, update, delete on all tables in schema public to %I', $1), \
@@ -30,6 +32,7 @@ pub async fn provision(pool: &PgPool, role: &AppRoleConfig) -> Result<(), sqlx::
     )
     .bind(&role.username)
     .bind(role.password.expose_secret())
+    .bind(role.statement_timeout.as_millis().to_string())
     .fetch_all(&mut *tx)
     .await?;
     for statement in statements {

@@ -88,6 +88,7 @@ async fn the_app_role_gets_dml_on_the_tables_and_nothing_more(db: PgPool) {
     let role = shared::config::AppRoleConfig {
         username: role_name(),
         password: "a-test-password-for-the-role".into(),
+        statement_timeout: Duration::from_secs(7),
     };
     let connect = db.connect_options().as_ref().clone();
 
@@ -118,6 +119,11 @@ async fn the_app_role_gets_dml_on_the_tables_and_nothing_more(db: PgPool) {
     .execute(&app)
     .await
     .unwrap();
+    let timeout: String = sqlx::query_scalar("show statement_timeout")
+        .fetch_one(&app)
+        .await
+        .unwrap();
+    assert_eq!(timeout, "7s", "the role carries its statement timeout");
     let transitions: i64 = sqlx::query_scalar("select count(*) from task_status_transitions")
         .fetch_one(&app)
         .await
