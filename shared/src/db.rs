@@ -141,6 +141,21 @@ pub async fn why_not_written<T>(
     })
 }
 
+/// The outcome of a conditional delete that removed `deleted` rows.
+pub async fn deleted_or_why(
+    db: &PgPool,
+    caller: Caller,
+    id: Uuid,
+    deleted: i64,
+    exists: &'static str,
+) -> Result<Written<()>, StoreError> {
+    if deleted > 0 {
+        Ok(Written::Done(()))
+    } else {
+        why_not_written(db, caller, id, exists).await
+    }
+}
+
 /// What the violation of a named constraint means to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Violation {

@@ -19,12 +19,48 @@ pub fn string(value: &Value) -> Result<&str, String> {
 }
 
 /// Trimmed text of 1 to `max` characters.
-pub fn bounded_name(value: &Value, max: usize) -> Result<String, String> {
+fn bounded_name(value: &Value, max: usize) -> Result<String, String> {
     let text = string(value)?.trim();
     match text.chars().count() {
         0 => Err("must not be empty".into()),
         n if n > max => Err(format!("must be at most {max} characters")),
         _ => Ok(text.to_owned()),
+    }
+}
+
+/// A name: trimmed, 1 to `MAX` characters (a task's title, a step's or an agent's name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name<const MAX: usize>(String);
+
+impl<const MAX: usize> Name<MAX> {
+    pub const MAX_CHARS: usize = MAX;
+
+    pub fn parse(value: &Value) -> Result<Self, String> {
+        bounded_name(value, MAX).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Free text of at most `MAX` characters, kept as sent (a description).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text<const MAX: usize>(String);
+
+impl<const MAX: usize> Text<MAX> {
+    pub const MAX_CHARS: usize = MAX;
+
+    pub fn parse(value: &Value) -> Result<Self, String> {
+        let text = string(value)?;
+        if text.chars().count() > MAX {
+            return Err(format!("must be at most {MAX} characters"));
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 

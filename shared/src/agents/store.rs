@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::agents::{Agent, AgentChanges, NewAgent};
 use crate::auth::Caller;
-use crate::db::{Operation, StoreError, Written, why_not_written};
+use crate::db::{Operation, StoreError, Written, deleted_or_why, why_not_written};
 use crate::pagination::Position;
 
 const AGENT_EXISTS: &str = "select exists(select 1 from agents where id = $1 and owner_id = $2)";
@@ -171,9 +171,5 @@ pub async fn delete_if_version(
     .fetch_one(db)
     .await
     .during("agents.delete_if_version")?;
-    if deleted > 0 {
-        Ok(Written::Done(()))
-    } else {
-        why_not_written(db, caller, id, AGENT_EXISTS).await
-    }
+    deleted_or_why(db, caller, id, deleted, AGENT_EXISTS).await
 }

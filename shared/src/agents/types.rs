@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{ApiError, FieldErrors};
 use crate::input::{
-    Document, bounded_name, clearable, present, report_other_fields, required_if_sent, string,
+    Document, Name, Text, clearable, present, report_other_fields, required_if_sent,
 };
 
 /// Fields that only the server sets.
@@ -14,40 +14,10 @@ pub const SERVER_FIELDS: &[&str] = &["id", "owner_id", "version", "created_at", 
 
 /// An agent's name: 1 to 100 characters, trimmed; unique per owner ignoring case (the
 /// database's `agents_owner_name_unique` settles it: 409).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentName(String);
-
-impl AgentName {
-    pub const MAX_CHARS: usize = 100;
-
-    pub fn parse(value: &Value) -> Result<Self, String> {
-        bounded_name(value, Self::MAX_CHARS).map(Self)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub type AgentName = Name<100>;
 
 /// An agent's description: at most 10,000 characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentDescription(String);
-
-impl AgentDescription {
-    pub const MAX_CHARS: usize = 10_000;
-
-    pub fn parse(value: &Value) -> Result<Self, String> {
-        let text = string(value)?;
-        if text.chars().count() > Self::MAX_CHARS {
-            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
-        }
-        Ok(Self(text.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub type AgentDescription = Text<10_000>;
 
 fn flag(value: &Value) -> Result<bool, String> {
     value

@@ -24,7 +24,7 @@ macro_rules! steps_of {
 }
 
 pub use crate::db::Written;
-use crate::db::why_not_written;
+use crate::db::{deleted_or_why, why_not_written};
 
 const TASK_EXISTS: &str = "select exists(select 1 from tasks where id = $1 and owner_id = $2)";
 
@@ -237,11 +237,7 @@ pub async fn delete_if_version(
     .fetch_one(db)
     .await
     .during("tasks.delete_if_version")?;
-    if deleted > 0 {
-        Ok(Written::Done(()))
-    } else {
-        why_not_written(db, caller, id, TASK_EXISTS).await
-    }
+    deleted_or_why(db, caller, id, deleted, TASK_EXISTS).await
 }
 
 fn is_forbidden_transition(err: &sqlx::Error) -> bool {

@@ -8,9 +8,7 @@ use uuid::Uuid;
 use crate::error::{ApiError, FieldErrors};
 use crate::http::parse_uuid;
 pub use crate::input::Document;
-use crate::input::{
-    bounded_name, clearable, present, report_other_fields, required_if_sent, string,
-};
+use crate::input::{Name, Text, clearable, present, report_other_fields, required_if_sent};
 use crate::tasks::TaskStatus;
 
 /// Fields that only the server sets.
@@ -25,40 +23,10 @@ pub const SERVER_FIELDS: &[&str] = &[
 ];
 
 /// A task's title: 1 to 200 characters, trimmed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskTitle(String);
-
-impl TaskTitle {
-    pub const MAX_CHARS: usize = 200;
-
-    pub fn parse(value: &Value) -> Result<Self, String> {
-        bounded_name(value, Self::MAX_CHARS).map(Self)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub type TaskTitle = Name<200>;
 
 /// A task's description: at most 10,000 characters, kept as sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskDescription(String);
-
-impl TaskDescription {
-    pub const MAX_CHARS: usize = 10_000;
-
-    pub fn parse(value: &Value) -> Result<Self, String> {
-        let text = string(value)?;
-        if text.chars().count() > Self::MAX_CHARS {
-            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
-        }
-        Ok(Self(text.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub type TaskDescription = Text<10_000>;
 
 /// A priority: a whole number from 0 to 100.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,20 +57,7 @@ impl Priority {
 }
 
 /// A step's name: 1 to 200 characters, trimmed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepName(String);
-
-impl StepName {
-    pub const MAX_CHARS: usize = 200;
-
-    pub fn parse(value: &Value) -> Result<Self, String> {
-        bounded_name(value, Self::MAX_CHARS).map(Self)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub type StepName = Name<200>;
 
 fn status(value: &Value) -> Result<TaskStatus, String> {
     value
