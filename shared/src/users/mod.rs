@@ -1,6 +1,7 @@
 //! User accounts: the account as clients see it, the input rules, and every SQL statement on
 //! the users table.
 
+pub mod guesses;
 pub mod store;
 pub mod types;
 

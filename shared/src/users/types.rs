@@ -5,6 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use unicode_normalization::UnicodeNormalization;
 
+use super::guesses;
 use crate::error::{ApiError, FieldErrors};
 
 /// A username: 3 to 32 ASCII letters, digits, `_`, `.` or `-`. ASCII only, so that two
@@ -131,8 +132,8 @@ impl NewPassword {
     pub const MAX_BYTES: usize = 72;
 
     /// Checks length, bcrypt's byte limit, repetition, the account's own names, and whether
-    /// the password is common or easily guessed (zxcvbn's dictionaries of common and breached
-    /// passwords, names and words, with the username and email as extra words).
+    /// the password is common or easily guessed (ranked lists of common passwords, words and names,
+    /// keyboard and other patterns, with the username and email as extra words).
     pub fn parse(
         raw: &str,
         username: Option<&str>,
@@ -208,33 +209,31 @@ impl NewPassword {
     }
 }
 
-/// Why the password is too easy to guess, or `None` when it is not.
+/// Why the password is too easy to guess, or `None` when it is not: fewer than 10^8 guesses
+/// (zxcvbn's "safely unguessable" score 3) by the estimate in `guesses`.
 fn guessable(password: &str, username: Option<&str>, email: Option<&Email>) -> Option<String> {
-    let mut user_inputs: Vec<&str> = Vec::new();
-    user_inputs.extend(username);
+    let mut account: Vec<&str> = Vec::new();
+    account.extend(username);
     if let Some(email) = email {
-        user_inputs.push(email.as_str());
-        user_inputs.push(email.local_part());
+        account.push(email.as_str());
+        account.push(email.local_part());
     }
-    let estimate = zxcvbn::zxcvbn(password, &user_inputs);
-    if estimate.score() >= zxcvbn::Score::Three {
+    let estimate = guesses::estimate(password, &account);
+    if estimate.log10_guesses >= MIN_LOG10_GUESSES {
         return None;
     }
-    let warning = estimate
-        .feedback()
-        .and_then(|feedback| feedback.warning())
-        .map(|warning| warning.to_string())
-        .filter(|warning| !warning.is_empty());
-    Some(match warning {
-        Some(warning) => format!(
+    Some(match estimate.main_pattern {
+        Some(pattern) => format!(
             "is too easy to guess: {}; use a longer phrase of unrelated words",
-            warning.trim_end_matches('.').to_lowercase()
+            pattern.reason()
         ),
-        None => "is too easy to guess (it is common, or built from common words and patterns); \
-                 use a longer phrase of unrelated words"
-            .into(),
+        None => "is too easy to guess; use a longer phrase of unrelated words".into(),
     })
 }
+
+/// A new password needs at least 10^8 guesses: an online attacker, throttled, never gets there,
+/// and it is zxcvbn's bar for "safely unguessable".
+const MIN_LOG10_GUESSES: f64 = 8.0;
 
 /// The body of POST /api/users/register, before validation.
 #[derive(Debug, Deserialize)]
