@@ -16,6 +16,11 @@ use crate::secrets::Secrets;
 pub struct DatabaseConfig {
     pub connect: PgConnectOptions,
     pub pool: PoolConfig,
+    /// `DATABASE_POOLER=transaction`: a transaction-mode pooler (RDS Proxy, PgBouncer) sits
+    /// between the functions and PostgreSQL (`db::Db` says what changes).
+    pub behind_pooler: bool,
+    /// The secret the password came from (`DATABASE_SECRET_ARN`), read again after a rotation.
+    pub secret_arn: Option<String>,
 }
 
 /// Pool sizing for Lambda: one instance serves one request at a time, so a couple of
@@ -51,9 +56,9 @@ impl PoolConfig {
 /// username and password; the other fields then come from `DATABASE_HOST`, `DATABASE_PORT`
 /// and `DATABASE_NAME`.
 #[derive(Deserialize)]
-struct RdsSecret {
-    username: String,
-    password: SecretString,
+pub(crate) struct RdsSecret {
+    pub(crate) username: String,
+    pub(crate) password: SecretString,
     host: Option<String>,
     port: Option<PortValue>,
     dbname: Option<String>,
@@ -66,8 +71,20 @@ enum PortValue {
     Text(String),
 }
 
+impl RdsSecret {
+    pub(crate) fn parse(arn: &str, secret: &SecretString) -> Result<Self, ConfigError> {
+        // The error of a failed parse may quote the input: never include it.
+        serde_json::from_str(secret.expose_secret()).map_err(|_| ConfigError::Invalid {
+            name: format!("database secret {arn}"),
+            reason: "expected JSON with username, password, and optionally host, port, dbname"
+                .into(),
+        })
+    }
+}
+
 impl DatabaseConfig {
     pub async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
+        let mut secret_arn = None;
         let connect = if let Some(url) = env.get("DATABASE_URL") {
             url.parse::<PgConnectOptions>()
                 .map_err(|e| ConfigError::Invalid {
@@ -76,6 +93,7 @@ impl DatabaseConfig {
                 })?
         } else if let Some(arn) = env.get("DATABASE_SECRET_ARN") {
             let secret = secrets.fetch(arn).await?;
+            secret_arn = Some(arn.to_owned());
             connect_options_from_rds_secret(env, arn, &secret)?
         } else {
             return Err(ConfigError::Missing(
@@ -85,9 +103,23 @@ impl DatabaseConfig {
         // No `options` startup parameter (a `statement_timeout`, say): transaction-mode poolers
         // and RDS Proxy refuse the connection. The API's timeout is a setting of its database
         // role instead, which `migrate` provisions.
+        let behind_pooler = match env.get("DATABASE_POOLER").unwrap_or("none") {
+            "none" => false,
+            "transaction" => true,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "DATABASE_POOLER".into(),
+                    reason: "must be none (a direct connection) or transaction (RDS Proxy, \
+                             PgBouncer in transaction mode)"
+                        .into(),
+                });
+            }
+        };
         Ok(Self {
             connect: connect.application_name("taskapi"),
             pool: PoolConfig::from_env(env)?,
+            behind_pooler,
+            secret_arn,
         })
     }
 }
@@ -101,10 +133,7 @@ fn connect_options_from_rds_secret(
         name: format!("database secret {arn}"),
         reason,
     };
-    // The error of a failed parse may quote the input: never include it.
-    let parsed: RdsSecret = serde_json::from_str(secret.expose_secret()).map_err(|_| {
-        invalid("expected JSON with username, password, and optionally host, port, dbname".into())
-    })?;
+    let parsed = RdsSecret::parse(arn, secret)?;
 
     let host = parsed
         .host

@@ -1,5 +1,9 @@
 //! PostgreSQL access: the embedded migrations, the pool, and what database errors mean.
 
+mod handle;
+
+pub use handle::Db;
+
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -100,7 +104,7 @@ impl<T> Operation<T> for Result<T, sqlx::Error> {
 }
 
 /// `select 1`: whether the database answers.
-pub async fn ping(db: &PgPool) -> Result<(), StoreError> {
+pub async fn ping(db: &Db) -> Result<(), StoreError> {
     sqlx::query("select 1")
         .execute(db)
         .await
@@ -122,7 +126,7 @@ pub enum Written<T> {
 /// Why a conditional write touched nothing (a second statement, on the failure path only):
 /// `exists` is the statement that tells whether row `$1` of owner `$2` is there.
 pub async fn why_not_written<T>(
-    db: &PgPool,
+    db: &Db,
     caller: Caller,
     id: Uuid,
     exists: &'static str,
@@ -143,7 +147,7 @@ pub async fn why_not_written<T>(
 
 /// The outcome of a conditional delete that removed `deleted` rows.
 pub async fn deleted_or_why(
-    db: &PgPool,
+    db: &Db,
     caller: Caller,
     id: Uuid,
     deleted: i64,

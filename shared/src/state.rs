@@ -7,7 +7,6 @@ use std::future::Future;
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use serde_json::Value;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::audit;
@@ -16,7 +15,7 @@ use crate::config::{
     ConfigError, DatabaseConfig, Env, HttpConfig, JwtSecret, PasswordConfig, SessionConfig,
     ThrottleConfig, TokenSettings,
 };
-use crate::db::{self, StoreError, Written};
+use crate::db::{Db, StoreError, Written};
 use crate::error::ApiError;
 use crate::http::etag::IfMatch;
 use crate::http::{self, ApiResult};
@@ -24,13 +23,14 @@ use crate::pagination::{CursorKey, PageRequest, Position, Scope};
 use crate::runtime::Load;
 use crate::secrets::Secrets;
 
-async fn database(env: &Env, secrets: &Secrets) -> Result<PgPool, ConfigError> {
-    Ok(db::pool(&DatabaseConfig::load(env, secrets).await?))
+async fn database(env: &Env, secrets: &Secrets) -> Result<Db, ConfigError> {
+    let config = DatabaseConfig::load(env, secrets).await?;
+    Ok(Db::new(&config, Secrets::new(env)))
 }
 
 /// Only the database (`health`).
 pub struct Database {
-    pub db: PgPool,
+    pub db: Db,
 }
 
 impl Load for Database {
@@ -44,7 +44,7 @@ impl Load for Database {
 /// A function that acts for the signed-in caller: it verifies access tokens and signs page
 /// cursors (`me`, the task functions).
 pub struct Api {
-    pub db: PgPool,
+    pub db: Db,
     pub http: HttpConfig,
     pub keys: TokenKeys,
     pub cursors: CursorKey,
@@ -115,7 +115,7 @@ impl Api {
         .await
     }
 
-    pub fn new(db: PgPool, http: HttpConfig, secret: &JwtSecret, tokens: TokenSettings) -> Self {
+    pub fn new(db: Db, http: HttpConfig, secret: &JwtSecret, tokens: TokenSettings) -> Self {
         Self {
             db,
             http,
@@ -136,7 +136,7 @@ impl Load for Api {
 
 /// A function that creates accounts: it hashes passwords, and issues no token (`register`).
 pub struct Signup {
-    pub db: PgPool,
+    pub db: Db,
     pub http: HttpConfig,
     pub passwords: PasswordConfig,
 }
@@ -154,7 +154,7 @@ impl Load for Signup {
 /// A function that checks passwords against the login throttle and issues or checks tokens
 /// (`login`, `password-change`, `account-delete`).
 pub struct Credentials {
-    pub db: PgPool,
+    pub db: Db,
     pub http: HttpConfig,
     pub passwords: PasswordConfig,
     pub sessions: SessionConfig,
@@ -182,7 +182,7 @@ impl Load for Credentials {
 
 /// The function that rotates refresh tokens (`refresh`): sessions and token keys, no passwords.
 pub struct Refresh {
-    pub db: PgPool,
+    pub db: Db,
     pub http: HttpConfig,
     pub sessions: SessionConfig,
     pub keys: TokenKeys,

@@ -184,7 +184,7 @@ pub fn token_keys() -> TokenKeys {
 /// The state of a function that acts for a signed-in caller, on the test database.
 pub fn api_state(db: PgPool) -> state::Api {
     state::Api::new(
-        db,
+        db.into(),
         test_http(),
         &test_secret(),
         TokenSettings::from_env(&Env::default()).expect("defaults"),
@@ -194,7 +194,7 @@ pub fn api_state(db: PgPool) -> state::Api {
 /// The state of `register`, on the test database.
 pub fn signup_state(db: PgPool) -> state::Signup {
     state::Signup {
-        db,
+        db: db.into(),
         http: test_http(),
         passwords: test_passwords(),
     }
@@ -203,7 +203,7 @@ pub fn signup_state(db: PgPool) -> state::Signup {
 /// The state of `login`, `password-change` and `account-delete`, on the test database.
 pub fn credentials_state(db: PgPool) -> state::Credentials {
     state::Credentials {
-        db,
+        db: db.into(),
         http: test_http(),
         passwords: test_passwords(),
         sessions: SessionConfig::from_env(&Env::default()).expect("defaults"),
@@ -215,7 +215,7 @@ pub fn credentials_state(db: PgPool) -> state::Credentials {
 /// The state of `refresh`, on the test database.
 pub fn refresh_state(db: PgPool) -> state::Refresh {
     state::Refresh {
-        db,
+        db: db.into(),
         http: test_http(),
         sessions: SessionConfig::from_env(&Env::default()).expect("defaults"),
         keys: token_keys(),

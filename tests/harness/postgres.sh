@@ -64,6 +64,18 @@ app_role_password() {
 role_url() { echo "postgres://$APP_ROLE:$(app_role_password)@127.0.0.1:$(port)/$DB_NAME"; }
 app_url() { echo "postgres://postgres@127.0.0.1:$(port)/$DB_NAME"; }
 
+# Loopback is trusted, except for members of this role, who must give their password (SCRAM),
+# as every role must on RDS: the tests that need a refused password use it.
+PASSWORD_GROUP=taskapi_password_login
+write_hba() {
+  as_owner tee "$1/pg_hba.conf" >/dev/null <<HBA
+local all all trust
+host all +$PASSWORD_GROUP 127.0.0.1/32 scram-sha-256
+host all all 127.0.0.1/32 trust
+host all all ::1/128 trust
+HBA
+}
+
 running() {
   local base; base=$(base_dir)
   [ -f "$base/data/PG_VERSION" ] && as_owner "$BIN/pg_ctl" status -D "$base/data" >/dev/null 2>&1
@@ -74,6 +86,10 @@ start() {
   base=$(base_dir)
   if running; then
     p=$(port)
+    if ! as_owner grep -q "$PASSWORD_GROUP" "$base/data/pg_hba.conf"; then
+      write_hba "$base/data"
+      as_owner "$BIN/pg_ctl" reload -D "$base/data" >/dev/null
+    fi
   else
     if [ ! -f "$base/data/PG_VERSION" ]; then
       say "creating a PostgreSQL cluster in $base"
@@ -81,6 +97,7 @@ start() {
       as_owner "$BIN/initdb" --auth=trust -U postgres -E UTF8 --locale=C.UTF-8 -D "$base/data" >"$PG_STATE/initdb.log" 2>&1 \
         || { cat "$PG_STATE/initdb.log" >&2; die "initdb failed"; }
     fi
+    write_hba "$base/data"
     p=$(port)
     if port_in_use "$p"; then
       rm -f "$PG_STATE/port"
@@ -93,6 +110,7 @@ start() {
       >/dev/null || { tail -20 "$base/server.log" >&2; die "PostgreSQL did not start"; }
     echo started >&2
   fi
+  "$BIN/psql" -X -q -t -A -d "$(admin_url)" -c "do \$\$ begin create role $PASSWORD_GROUP nologin; exception when duplicate_object then null; end \$\$" >/dev/null
   local exists
   exists=$("$BIN/psql" -X -q -t -A -d "$(admin_url)" -c "select 1 from pg_database where datname = '$DB_NAME'")
   [ "$exists" = 1 ] || "$BIN/createdb" -h 127.0.0.1 -p "$p" -U postgres "$DB_NAME"

@@ -75,7 +75,7 @@ mod tests {
 
     #[sqlx::test(migrator = "shared::db::MIGRATOR")]
     async fn reports_ok_when_the_database_answers(db: PgPool) {
-        let response = http::respond(handle(&State { db }, get_health()).await);
+        let response = http::respond(handle(&State { db: db.into() }, get_health()).await);
 
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
@@ -94,7 +94,7 @@ mod tests {
             .unwrap();
 
         let started = std::time::Instant::now();
-        let response = http::respond(handle(&State { db: dead }, get_health()).await);
+        let response = http::respond(handle(&State { db: dead.into() }, get_health()).await);
 
         assert_eq!(response.status(), 503);
         assert_eq!(

@@ -3,7 +3,9 @@
 //! session.
 
 use serde_json::{Value, json};
-use sqlx::{PgExecutor, PgPool};
+use sqlx::PgExecutor;
+
+use crate::db::Db;
 use uuid::Uuid;
 
 use crate::agents::{Agent, AgentChanges, NewAgent};
@@ -88,7 +90,7 @@ pub async fn list_page(
 /// version and writes the `agent.update` audit row, in one statement evaluated against the
 /// agent's latest version.
 pub async fn update_if_version(
-    db: &PgPool,
+    db: &Db,
     caller: Caller,
     id: Uuid,
     versions: Option<&[i64]>,
@@ -144,7 +146,7 @@ pub async fn update_if_version(
 /// `agent.delete` audit row. Its tasks stay, without an agent; while one of them is in progress
 /// the database refuses (`agents_task_in_progress`, a 409).
 pub async fn delete_if_version(
-    db: &PgPool,
+    db: &Db,
     caller: Caller,
     id: Uuid,
     versions: Option<&[i64]>,

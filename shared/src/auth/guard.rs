@@ -2,11 +2,11 @@
 
 use lambda_http::Request;
 use lambda_http::http::header;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::session;
 use crate::auth::token::TokenKeys;
+use crate::db::Db;
 use crate::error::ApiError;
 use crate::users::{self, User};
 
@@ -20,11 +20,7 @@ pub struct Caller {
 /// The user behind the request's `Authorization: Bearer <token>`, in one statement that also
 /// checks the token's session still stands; or a 401 with a `WWW-Authenticate: Bearer` challenge
 /// (`error="invalid_token"` when a token was presented and refused, as RFC 6750 says).
-pub async fn authenticate(
-    request: &Request,
-    keys: &TokenKeys,
-    db: &PgPool,
-) -> Result<User, ApiError> {
+pub async fn authenticate(request: &Request, keys: &TokenKeys, db: &Db) -> Result<User, ApiError> {
     let caller = authenticate_token(request, keys)?;
     users::store::find_for_caller(db, caller)
         .await?
@@ -49,7 +45,7 @@ pub fn authenticate_token(request: &Request, keys: &TokenKeys) -> Result<Caller,
 }
 
 /// `Ok` when the caller's session still stands, else the 401 of an ended session.
-pub async fn ensure_session_live(db: &PgPool, caller: Caller) -> Result<(), ApiError> {
+pub async fn ensure_session_live(db: &Db, caller: Caller) -> Result<(), ApiError> {
     if session::is_live(db, caller).await? {
         Ok(())
     } else {
@@ -59,7 +55,7 @@ pub async fn ensure_session_live(db: &PgPool, caller: Caller) -> Result<(), ApiE
 
 /// The answer for a resource of the caller that was not found: 404, or the 401 of an ended
 /// session (a second statement, on this failure path only).
-pub async fn not_found(db: &PgPool, caller: Caller) -> ApiError {
+pub async fn not_found(db: &Db, caller: Caller) -> ApiError {
     match ensure_session_live(db, caller).await {
         Ok(()) => ApiError::NotFound,
         Err(err) => err,

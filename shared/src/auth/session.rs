@@ -13,7 +13,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use sqlx::{PgExecutor, PgPool};
+use sqlx::PgExecutor;
+
+use crate::db::Db;
 use uuid::Uuid;
 
 use lambda_http::Request;
@@ -159,7 +161,7 @@ pub enum Refreshed {
 /// so of two concurrent refreshes with one token, the second sees it spent and revokes the
 /// session, as any reuse does.
 pub async fn refresh(
-    db: &PgPool,
+    db: &Db,
     presented: &str,
     successor: &RefreshToken,
     lifetimes: &SessionConfig,

@@ -17,7 +17,9 @@
 
 use lambda_http::Request;
 use secrecy::SecretString;
-use sqlx::{PgExecutor, PgPool};
+use sqlx::PgExecutor;
+
+use crate::db::Db;
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEvent};
@@ -215,7 +217,7 @@ async fn charge(
 /// deletion), throttled like a login: the account when it matches; 403 for a wrong password
 /// (counted, and audited as `action`'s failure), 429 while throttled, 401 when the session ended.
 pub async fn verify_caller_password(
-    db: &PgPool,
+    db: &Db,
     caller: Caller,
     password: SecretString,
     request: &Request,

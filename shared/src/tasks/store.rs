@@ -3,7 +3,9 @@
 //! scoped by owner, so another user's task is never read, changed or deleted.
 
 use serde_json::{Value, json};
-use sqlx::{PgExecutor, PgPool};
+use sqlx::PgExecutor;
+
+use crate::db::Db;
 use uuid::Uuid;
 
 use crate::auth::Caller;
@@ -123,7 +125,7 @@ pub async fn create(
 /// a version. A status change the transition table forbids fails with
 /// `tasks_status_transition` (a 422).
 pub async fn update_if_version(
-    db: &PgPool,
+    db: &Db,
     caller: Caller,
     id: Uuid,
     versions: Option<&[i64]>,
@@ -210,7 +212,7 @@ pub async fn update_if_version(
 /// Deletes the caller's task (its steps go with it) if its version is one of `versions` (any
 /// version when `None`), and writes the `task.delete` audit row, in one statement.
 pub async fn delete_if_version(
-    db: &PgPool,
+    db: &Db,
     caller: Caller,
     id: Uuid,
     versions: Option<&[i64]>,
@@ -305,7 +307,7 @@ impl From<StepError> for ApiError {
 /// one after the other, and the second sees the first's change. (The step being changed is
 /// counted from the update itself: a locking read skips a row this statement already changed.)
 pub async fn update_step(
-    db: &PgPool,
+    db: &Db,
     caller: Caller,
     task_id: Uuid,
     step_id: Uuid,

@@ -175,3 +175,100 @@ async fn a_secret_that_is_not_rds_json_is_refused_without_echoing_it() {
 
     assert!(!err.to_string().contains("plain-password-value"), "{err}");
 }
+
+/// A role that must log in with its password (the local cluster trusts loopback otherwise),
+/// and an RDS-shaped secret holding that password.
+async fn role_with_secret(
+    client: &Client,
+    admin: &sqlx::PgPool,
+    password: &str,
+) -> (String, String) {
+    let local = local_database();
+    let role = format!("rotation_{}", Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "create role {role} login password '{password}' in role taskapi_password_login"
+    )))
+    .execute(admin)
+    .await
+    .unwrap();
+    let secret = serde_json::json!({
+        "username": role,
+        "password": password,
+        "host": local.get_host(),
+        "port": local.get_port(),
+        "dbname": local.get_database().unwrap_or("postgres"),
+    });
+    (role, create_secret(client, &secret.to_string()).await)
+}
+
+/// Rotates the role's password as RDS does: the database first, then the secret's current
+/// version (the old one becomes AWSPREVIOUS).
+async fn rotate(client: &Client, admin: &sqlx::PgPool, role: &str, arn: &str, rotate_secret: bool) {
+    let local = local_database();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "alter role {role} password 'second-password'"
+    )))
+    .execute(admin)
+    .await
+    .unwrap();
+    if rotate_secret {
+        let secret = serde_json::json!({
+            "username": role,
+            "password": "second-password",
+            "host": local.get_host(),
+            "port": local.get_port(),
+            "dbname": local.get_database().unwrap_or("postgres"),
+        });
+        client
+            .put_secret_value()
+            .secret_id(arn)
+            .secret_string(secret.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// A warm instance (its pool holds a connection opened with the old password) needs a new
+/// connection after the rotation: the answer of the request that needs it.
+async fn new_connection_after_rotation(rotate_secret: bool) -> Result<(), String> {
+    use shared::runtime::Load;
+
+    let client = emulator_client();
+    let admin = sqlx::PgPool::connect_with(local_database()).await.unwrap();
+    let (role, arn) = role_with_secret(&client, &admin, "first-password").await;
+    let env = lambda_env(&[
+        ("DATABASE_SECRET_ARN", arn.as_str()),
+        ("DATABASE_SSLMODE", "disable"),
+    ]);
+    let state = shared::state::Database::load(&env, &Secrets::new(&env))
+        .await
+        .unwrap();
+    // The instance is warm: it holds a connection opened with the first password, busy, so the
+    // next request needs a second one.
+    let warm = state.db.acquire().await.unwrap();
+
+    rotate(&client, &admin, &role, &arn, rotate_secret).await;
+    let outcome = shared::db::ping(&state.db)
+        .await
+        .map_err(|err| format!("{:?}", err.source));
+
+    drop(warm);
+    state.db.pool().close().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("drop role {role}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    outcome
+}
+
+#[tokio::test]
+async fn a_warm_instance_reads_a_rotated_database_password_and_keeps_working() {
+    new_connection_after_rotation(true).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_password_that_the_secret_does_not_fix_is_still_refused() {
+    let err = new_connection_after_rotation(false).await.unwrap_err();
+    assert!(err.contains("28P01"), "{err}");
+}

@@ -390,10 +390,12 @@ pub async fn floor(
 
 async fn floor_statement(
     function: &str,
-    db: &PgPool,
+    pool: &PgPool,
     data: &Data,
     i: usize,
 ) -> Result<(), shared::db::StoreError> {
+    // The handle the functions use (a direct connection), over the harness's pool.
+    let db = &shared::db::Db::from(pool.clone());
     let metadata = json!({});
     match function {
         "health" => shared::db::ping(db).await?,
