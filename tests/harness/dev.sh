@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make dev`: a database (DATABASE_URL if reachable, else the local cluster), migrations, a local
+# `make dev`: a database (DATABASE_URL if reachable, else the local cluster), migrations
+# (through MIGRATION_DATABASE_URL, default DATABASE_URL), a local
 # JWT secret, a build, and every function served by `cargo lambda watch` at the real paths.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
@@ -25,16 +26,21 @@ reachable() {
 }
 
 if [ -n "${DATABASE_URL:-}" ] && reachable "$DATABASE_URL"; then
+  # The functions use DATABASE_URL (behind a transaction-mode pooler, set DATABASE_POOLER=
+  # transaction too); migrations need a session connection and use MIGRATION_DATABASE_URL.
+  MIGRATION_DATABASE_URL=${MIGRATION_DATABASE_URL:-$DATABASE_URL}
+  reachable "$MIGRATION_DATABASE_URL" || die "MIGRATION_DATABASE_URL does not answer"
   say "using DATABASE_URL"
 else
   [ -n "${DATABASE_URL:-}" ] && say "DATABASE_URL does not answer; using the local cluster instead"
   bash tests/harness/postgres.sh status || started_db=1
-  DATABASE_URL=$(bash tests/harness/postgres.sh start)
   # As in AWS: migrate connects as the owner and provisions the app role, and the functions
   # connect as that role (DML only).
+  MIGRATION_DATABASE_URL=$(bash tests/harness/postgres.sh start)
   eval "$(bash tests/harness/postgres.sh app-role | sed 's/^/export /')"
+  DATABASE_URL=$APP_DATABASE_URL
 fi
-export DATABASE_URL
+export DATABASE_URL MIGRATION_DATABASE_URL
 
 if [ -z "${JWT_SECRET:-}" ]; then
   [ -s "$STATE/jwt-secret" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$STATE/jwt-secret"
@@ -49,7 +55,7 @@ export RESPONSE_BUDGET_BYTES=${RESPONSE_BUDGET_BYTES:-2000000}
 say "building"
 cargo build --workspace --bins
 say "applying migrations"
-cargo run --quiet -p migrate
+bash tests/harness/migrate.sh
 
 say "serving the API on http://127.0.0.1:$PORT (Ctrl-C stops it)"
-DATABASE_URL=${APP_DATABASE_URL:-$DATABASE_URL} cargo lambda watch -A 127.0.0.1 -P "$PORT"
+cargo lambda watch -A 127.0.0.1 -P "$PORT"

@@ -12,6 +12,7 @@ started_db=
 moto_pid=
 cleanup() {
   bash tests/harness/watch.sh stop
+  bash tests/harness/pgbouncer.sh stop
   [ -n "$moto_pid" ] && { kill "$moto_pid" 2>/dev/null; wait "$moto_pid" 2>/dev/null; }
   [ -n "$started_db" ] && bash tests/harness/postgres.sh stop
   return 0
@@ -52,7 +53,7 @@ else
   # migrate connects as the owner and provisions the app role; the functions then connect as
   # that role (DML only), as they do in AWS.
   eval "$(bash tests/harness/postgres.sh app-role | sed 's/^/export /')"
-  cargo run --quiet -p migrate
+  bash tests/harness/migrate.sh
   [ -s "$STATE/jwt-secret" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$STATE/jwt-secret"
   JWT_SECRET=$(cat "$STATE/jwt-secret")
   # The lowest allowed bcrypt cost keeps the fuzzer's thousands of requests quick. Every request
@@ -84,6 +85,17 @@ else
   if grep -n 'panicked' "$STATE/watch/log"; then
     die "a function panicked (lines above)"
   fi
+
+  say "black-box tests again, the functions behind PgBouncer in transaction mode (as behind RDS Proxy)"
+  bash tests/harness/watch.sh stop
+  pooled_url=$(bash tests/harness/pgbouncer.sh start "$APP_DATABASE_USERNAME" "$APP_DATABASE_PASSWORD")
+  # Migrations need a session connection (an advisory lock): they go directly, as
+  # MIGRATION_DATABASE_URL says; the functions go through the pooler.
+  MIGRATION_DATABASE_URL=$DATABASE_URL DATABASE_URL=$pooled_url bash tests/harness/migrate.sh
+  DATABASE_URL=$pooled_url DATABASE_POOLER=transaction bash tests/harness/watch.sh start "$port"
+  cargo test -p api-tests --locked
+  bash tests/harness/watch.sh stop
+  bash tests/harness/pgbouncer.sh stop
 fi
 
 say "template lint"
