@@ -85,21 +85,27 @@ impl RdsSecret {
 impl DatabaseConfig {
     pub async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
         let mut secret_arn = None;
-        let connect = if let Some(url) = env.get("DATABASE_URL") {
-            url.parse::<PgConnectOptions>()
-                .map_err(|e| ConfigError::Invalid {
-                    name: "DATABASE_URL".into(),
-                    reason: e.to_string(),
-                })?
-        } else if let Some(arn) = env.get("DATABASE_SECRET_ARN") {
-            let secret = secrets.fetch(arn).await?;
-            secret_arn = Some(arn.to_owned());
-            connect_options_from_rds_secret(env, arn, &secret)?
-        } else {
-            return Err(ConfigError::Missing(
-                "set DATABASE_URL (local) or DATABASE_SECRET_ARN (AWS) to reach PostgreSQL",
-            ));
+        let connect = async {
+            if let Some(url) = env.get("DATABASE_URL") {
+                url.parse::<PgConnectOptions>()
+                    .map_err(|e| ConfigError::Invalid {
+                        name: "DATABASE_URL".into(),
+                        reason: e.to_string(),
+                    })
+            } else if let Some(arn) = env.get("DATABASE_SECRET_ARN") {
+                let secret = secrets.fetch(arn).await?;
+                secret_arn = Some(arn.to_owned());
+                connect_options_from_rds_secret(env, arn, &secret)
+            } else {
+                Err(ConfigError::Missing(
+                    "set DATABASE_URL (local) or DATABASE_SECRET_ARN (AWS) to reach PostgreSQL",
+                ))
+            }
         };
+        // The two secrets are read at once: each is a round trip to Secrets Manager.
+        let (connect, root_certificates) =
+            tokio::try_join!(connect, RootCertificates::load(env, secrets))?;
+        let connect = with_tls(env, connect, root_certificates)?;
         // No `options` startup parameter (a `statement_timeout`, say): transaction-mode poolers
         // and RDS Proxy refuse the connection. The API's timeout is a setting of its database
         // role instead, which `migrate` provisions.
@@ -150,19 +156,70 @@ fn connect_options_from_rds_secret(
         .dbname
         .or_else(|| env.get("DATABASE_NAME").map(str::to_owned))
         .unwrap_or_else(|| "postgres".to_owned());
-    let ssl_mode: PgSslMode = env.parse_or("DATABASE_SSLMODE", PgSslMode::Require)?;
-
-    let mut options = PgConnectOptions::new_without_pgpass()
+    Ok(PgConnectOptions::new_without_pgpass()
         .host(&host)
         .port(port)
         .username(&parsed.username)
         .password(parsed.password.expose_secret())
         .database(&dbname)
-        .ssl_mode(ssl_mode);
-    if let Some(root_cert) = env.get("DATABASE_SSLROOTCERT") {
-        options = options.ssl_root_cert(root_cert);
+        .ssl_mode(PgSslMode::Require))
+}
+
+/// The CAs a `verify-ca`/`verify-full` connection trusts, when not the public roots (RDS
+/// Proxy's certificates chain to those; an RDS instance's do not).
+enum RootCertificates {
+    Public,
+    /// `DATABASE_SSLROOTCERT`: a PEM bundle on disk.
+    Path(String),
+    /// `DATABASE_SSLROOTCERT_SECRET_ARN`: a secret whose value is the PEM bundle.
+    Pem(Vec<u8>),
+}
+
+impl RootCertificates {
+    async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
+        let invalid = |name: &str, reason: &str| ConfigError::Invalid {
+            name: name.into(),
+            reason: reason.into(),
+        };
+        if let Some(path) = env.get("DATABASE_SSLROOTCERT") {
+            let pem = std::fs::read_to_string(path).map_err(|e| {
+                invalid("DATABASE_SSLROOTCERT", &format!("cannot read {path}: {e}"))
+            })?;
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(invalid("DATABASE_SSLROOTCERT", "holds no PEM certificate"));
+            }
+            Ok(Self::Path(path.to_owned()))
+        } else if let Some(arn) = env.get("DATABASE_SSLROOTCERT_SECRET_ARN") {
+            let pem = secrets.fetch(arn).await?;
+            if !pem.expose_secret().contains("-----BEGIN CERTIFICATE-----") {
+                return Err(invalid(
+                    "DATABASE_SSLROOTCERT_SECRET_ARN",
+                    "the secret holds no PEM certificate",
+                ));
+            }
+            Ok(Self::Pem(pem.expose_secret().as_bytes().to_vec()))
+        } else {
+            Ok(Self::Public)
+        }
     }
-    Ok(options)
+}
+
+/// `DATABASE_SSLMODE` (when set, it overrides a URL's `sslmode`; a secret's connection is
+/// `require` by default) and the CAs to verify the server with.
+fn with_tls(
+    env: &Env,
+    options: PgConnectOptions,
+    roots: RootCertificates,
+) -> Result<PgConnectOptions, ConfigError> {
+    let options = match env.get("DATABASE_SSLMODE") {
+        Some(_) => options.ssl_mode(env.parse_or("DATABASE_SSLMODE", PgSslMode::Require)?),
+        None => options,
+    };
+    Ok(match roots {
+        RootCertificates::Public => options,
+        RootCertificates::Path(path) => options.ssl_root_cert(path),
+        RootCertificates::Pem(pem) => options.ssl_root_cert_from_pem(pem),
+    })
 }
 
 /// The database role the API functions connect as, which `migrate` creates or updates on every

@@ -53,7 +53,8 @@ port() {
   echo "$p"
 }
 
-admin_url() { echo "postgres://postgres@127.0.0.1:$(port)/postgres"; }
+# Plain TCP on loopback unless a test asks for TLS (`tls` below).
+admin_url() { echo "postgres://postgres@127.0.0.1:$(port)/postgres?sslmode=disable"; }
 # The API functions' role (DML only), which migrate provisions: its name and a password kept in
 # the state folder (the local cluster trusts loopback, but the role is real).
 APP_ROLE=taskapi_app
@@ -61,8 +62,8 @@ app_role_password() {
   [ -s "$PG_STATE/app-password" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(24))' >"$PG_STATE/app-password"
   cat "$PG_STATE/app-password"
 }
-role_url() { echo "postgres://$APP_ROLE:$(app_role_password)@127.0.0.1:$(port)/$DB_NAME"; }
-app_url() { echo "postgres://postgres@127.0.0.1:$(port)/$DB_NAME"; }
+role_url() { echo "postgres://$APP_ROLE:$(app_role_password)@127.0.0.1:$(port)/$DB_NAME?sslmode=disable"; }
+app_url() { echo "postgres://postgres@127.0.0.1:$(port)/$DB_NAME?sslmode=disable"; }
 
 # Loopback is trusted, except for members of this role, who must give their password (SCRAM),
 # as every role must on RDS: the tests that need a refused password use it.
@@ -74,6 +75,28 @@ host all +$PASSWORD_GROUP 127.0.0.1/32 scram-sha-256
 host all all 127.0.0.1/32 trust
 host all all ::1/128 trust
 HBA
+}
+
+# TLS as on RDS: a test CA made here signs the server's certificate, which names only
+# "localhost", so verify-full succeeds for localhost and is refused for 127.0.0.1 (a wrong
+# host) or with another CA. Connections that do not ask for TLS are still served.
+write_tls() {
+  local data=$1 tls="$1/tls"
+  [ -f "$tls/server.crt" ] && return
+  as_owner mkdir -p "$tls"
+  (
+    cd "$tls"
+    as_owner openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=taskapi test CA" \
+      -keyout ca.key -out ca.crt 2>/dev/null
+    as_owner openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=another test CA" \
+      -keyout other-ca.key -out other-ca.crt 2>/dev/null
+    as_owner openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key -out server.csr 2>/dev/null
+    printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' \
+      | as_owner tee server.ext >/dev/null
+    as_owner openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile server.ext -out server.crt 2>/dev/null
+    as_owner chmod 600 server.key ca.key other-ca.key
+  ) || die "could not make the test certificates (openssl)"
 }
 
 running() {
@@ -98,6 +121,7 @@ start() {
         || { cat "$PG_STATE/initdb.log" >&2; die "initdb failed"; }
     fi
     write_hba "$base/data"
+    write_tls "$base/data"
     p=$(port)
     if port_in_use "$p"; then
       rm -f "$PG_STATE/port"
@@ -106,7 +130,7 @@ start() {
     say "starting PostgreSQL on 127.0.0.1:$p"
     # A local throwaway cluster: durability settings off for speed.
     as_owner "$BIN/pg_ctl" -w -t 30 -D "$base/data" -l "$base/server.log" start -o \
-      "-p $p -k $base/socket -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+      "-p $p -k $base/socket -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c ssl=on -c ssl_cert_file=tls/server.crt -c ssl_key_file=tls/server.key" \
       >/dev/null || { tail -20 "$base/server.log" >&2; die "PostgreSQL did not start"; }
     echo started >&2
   fi
@@ -125,6 +149,8 @@ stop() {
 }
 
 case ${1:-} in
+  tls) base=$(base_dir); printf 'DATABASE_TEST_CA=%s\nDATABASE_TEST_OTHER_CA=%s\nDATABASE_TEST_TLS_URL=%s\n' \
+         "$base/data/tls/ca.crt" "$base/data/tls/other-ca.crt" "postgres://postgres@localhost:$(port)/$DB_NAME" ;;
   app-role) printf 'APP_DATABASE_USERNAME=%s\nAPP_DATABASE_PASSWORD=%s\nAPP_DATABASE_URL=%s\n' "$APP_ROLE" "$(app_role_password)" "$(role_url)" ;;
   start) start ;;
   stop) stop ;;

@@ -29,6 +29,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 bash tests/harness/postgres.sh status || started_db=1
 DATABASE_URL=$(bash tests/harness/postgres.sh start)
 export DATABASE_URL
+# The cluster's TLS certificate and the test CAs, for the verify-full tests.
+eval "$(bash tests/harness/postgres.sh tls | sed 's/^/export /')"
 
 say "starting the Secrets Manager emulator"
 moto_port=$(free_port 5520)

@@ -8,3 +8,4 @@ mod lifecycle;
 mod migrations;
 mod schema;
 mod secrets;
+mod tls;

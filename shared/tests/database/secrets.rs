@@ -9,7 +9,7 @@ use shared::secrets::Secrets;
 use sqlx::postgres::PgConnectOptions;
 use uuid::Uuid;
 
-fn emulator_client() -> Client {
+pub(crate) fn emulator_client() -> Client {
     let endpoint = std::env::var("SECRETS_MANAGER_TEST_ENDPOINT").expect(
         "SECRETS_MANAGER_TEST_ENDPOINT: run through `make test`, which starts the emulator",
     );
@@ -22,7 +22,7 @@ fn emulator_client() -> Client {
     Client::from_conf(config)
 }
 
-async fn create_secret(client: &Client, value: &str) -> String {
+pub(crate) async fn create_secret(client: &Client, value: &str) -> String {
     client
         .create_secret()
         .name(format!("test/{}", Uuid::new_v4()))
@@ -35,7 +35,7 @@ async fn create_secret(client: &Client, value: &str) -> String {
 }
 
 /// The environment Lambda would give a function, pointed at the emulator.
-fn lambda_env(pairs: &[(&str, &str)]) -> Env {
+pub(crate) fn lambda_env(pairs: &[(&str, &str)]) -> Env {
     let endpoint = std::env::var("SECRETS_MANAGER_TEST_ENDPOINT").expect(
         "SECRETS_MANAGER_TEST_ENDPOINT: run through `make test`, which starts the emulator",
     );
