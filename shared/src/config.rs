@@ -298,6 +298,7 @@ impl AppRoleConfig {
 }
 
 /// The HMAC key that signs access tokens: at least 32 bytes, never printed.
+#[derive(Clone)]
 pub struct JwtSecret(SecretString);
 
 impl JwtSecret {

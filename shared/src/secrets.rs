@@ -38,9 +38,24 @@ impl Secrets {
         Ok(self.client.get_or_init(|| Client::from_conf(config)))
     }
 
-    /// The secret's string value. The error names the ARN and the service's reason, never
-    /// any part of the value.
+    /// The secret's current string value. The error names the ARN and the service's reason,
+    /// never any part of the value.
     pub async fn fetch(&self, arn: &str) -> Result<SecretString, ConfigError> {
+        self.fetch_stage(arn, "AWSCURRENT")
+            .await?
+            .ok_or_else(|| ConfigError::SecretUnavailable {
+                arn: arn.to_owned(),
+                reason: "the secret has no current version".into(),
+            })
+    }
+
+    /// The string value of the secret's version in `stage` (`AWSCURRENT`, `AWSPREVIOUS`), or
+    /// `None` when no version is in that stage.
+    pub async fn fetch_stage(
+        &self,
+        arn: &str,
+        stage: &str,
+    ) -> Result<Option<SecretString>, ConfigError> {
         let unavailable = |reason: String| ConfigError::SecretUnavailable {
             arn: arn.to_owned(),
             reason,
@@ -49,14 +64,28 @@ impl Secrets {
             .client()?
             .get_secret_value()
             .secret_id(arn)
+            .version_stage(stage)
             .send()
-            .await
-            .map_err(|e| {
-                unavailable(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())
-            })?;
+            .await;
+        let output = match output {
+            Ok(output) => output,
+            Err(err)
+                if stage != "AWSCURRENT"
+                    && err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(err) => {
+                return Err(unavailable(
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(err).to_string(),
+                ));
+            }
+        };
         output
             .secret_string
-            .map(SecretString::from)
+            .map(|value| Some(SecretString::from(value)))
             .ok_or_else(|| unavailable("the secret has no string value".into()))
     }
 }

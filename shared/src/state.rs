@@ -102,7 +102,7 @@ impl Api {
     where
         Fut: Future<Output = Result<Written<()>, StoreError>>,
     {
-        let caller = authenticate_token(request, &self.keys)?;
+        let caller = authenticate_token(request, &self.keys).await?;
         let id = http::path_id(request, "id")?;
         let versions = IfMatch::from_request(request)?
             .versions()
@@ -116,11 +116,16 @@ impl Api {
     }
 
     pub fn new(db: Db, http: HttpConfig, secret: &JwtSecret, tokens: TokenSettings) -> Self {
+        Self::with_keys(db, http, TokenKeys::new(secret, tokens))
+    }
+
+    /// Page cursors are signed with a key derived from the token key current at start.
+    fn with_keys(db: Db, http: HttpConfig, keys: TokenKeys) -> Self {
         Self {
             db,
             http,
-            keys: TokenKeys::new(secret, tokens),
-            cursors: CursorKey::derive(secret),
+            cursors: CursorKey::derive(&keys.current_secret()),
+            keys,
         }
     }
 }
@@ -128,9 +133,8 @@ impl Api {
 impl Load for Api {
     async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
         let http = HttpConfig::from_env(env)?;
-        let tokens = TokenSettings::from_env(env)?;
-        let (db, secret) = tokio::try_join!(database(env, secrets), JwtSecret::load(env, secrets))?;
-        Ok(Self::new(db, http, &secret, tokens))
+        let (db, keys) = tokio::try_join!(database(env, secrets), TokenKeys::load(env, secrets))?;
+        Ok(Self::with_keys(db, http, keys))
     }
 }
 

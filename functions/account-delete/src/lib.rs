@@ -12,7 +12,7 @@ use shared::users::{self, AccountDeletionRequest};
 pub use shared::state::Credentials as State;
 
 pub async fn handle(state: &State, request: Request) -> ApiResult {
-    let caller = authenticate_token(&request, &state.keys)?;
+    let caller = authenticate_token(&request, &state.keys).await?;
     let body: AccountDeletionRequest = http::parse_json(&request, state.http.max_body_bytes)?;
     let password = body.parse()?;
 

@@ -10,7 +10,7 @@ use shared::http::{self, ApiResult, etag};
 pub use shared::state::Api as State;
 
 pub async fn handle(state: &State, request: Request) -> ApiResult {
-    let caller = authenticate_token(&request, &state.keys)?;
+    let caller = authenticate_token(&request, &state.keys).await?;
     let id = http::path_id(&request, "id")?;
 
     let Some(agent) = store::find_owned(&state.db, caller, id).await? else {

@@ -13,7 +13,7 @@ use shared::http::{self, ApiResult};
 pub use shared::state::Api as State;
 
 pub async fn handle(state: &State, request: Request) -> ApiResult {
-    let caller = authenticate_token(&request, &state.keys)?;
+    let caller = authenticate_token(&request, &state.keys).await?;
     let id = http::path_id(&request, "id")?;
     let if_match = IfMatch::from_request(&request)?;
     let changes = AgentChanges::parse(http::parse_json(&request, state.http.max_body_bytes)?)?;

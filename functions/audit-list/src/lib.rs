@@ -11,7 +11,7 @@ use shared::pagination::{PageRequest, Scope};
 pub use shared::state::Api as State;
 
 pub async fn handle(state: &State, request: Request) -> ApiResult {
-    let caller = authenticate_token(&request, &state.keys)?;
+    let caller = authenticate_token(&request, &state.keys).await?;
     let parameters = QueryParameters::parse(&request, AuditFilter::PARAMETERS)?;
     let filter = AuditFilter::parse(&parameters)?;
     let key = filter.key();

@@ -12,7 +12,7 @@ use shared::http::{self, ApiResult, QueryParameters};
 pub use shared::state::Api as State;
 
 pub async fn handle(state: &State, request: Request) -> ApiResult {
-    let caller = authenticate_token(&request, &state.keys)?;
+    let caller = authenticate_token(&request, &state.keys).await?;
     let parameters = QueryParameters::parse(&request, &["scope"])?;
     let scope = match parameters.single("scope")? {
         None => Scope::Local,

@@ -14,7 +14,7 @@ use shared::{ApiError, FieldErrors};
 pub use shared::state::Credentials as State;
 
 pub async fn handle(state: &State, request: Request) -> ApiResult {
-    let caller = authenticate_token(&request, &state.keys)?;
+    let caller = authenticate_token(&request, &state.keys).await?;
     let change = PasswordChange::parse(http::parse_json(&request, state.http.max_body_bytes)?)?;
 
     let account = verify_caller_password(

@@ -15,7 +15,7 @@ use shared::tasks::{StepChanges, store};
 pub use shared::state::Api as State;
 
 pub async fn handle(state: &State, request: Request) -> ApiResult {
-    let caller = authenticate_token(&request, &state.keys)?;
+    let caller = authenticate_token(&request, &state.keys).await?;
     let task_id = http::path_id(&request, "id")?;
     let step_id = http::path_id(&request, "step_id")?;
     let if_match = IfMatch::from_request(&request)?;

@@ -10,7 +10,7 @@ use shared::tasks::{NewTask, store};
 pub use shared::state::Api as State;
 
 pub async fn handle(state: &State, request: Request) -> ApiResult {
-    let caller = authenticate_token(&request, &state.keys)?;
+    let caller = authenticate_token(&request, &state.keys).await?;
     let new_task = NewTask::parse(http::parse_json(&request, state.http.max_body_bytes)?)?;
 
     let metadata = audit::request_metadata(&request);

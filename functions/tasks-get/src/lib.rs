@@ -10,7 +10,7 @@ use shared::tasks::store;
 pub use shared::state::Api as State;
 
 pub async fn handle(state: &State, request: Request) -> ApiResult {
-    let caller = authenticate_token(&request, &state.keys)?;
+    let caller = authenticate_token(&request, &state.keys).await?;
     let id = http::path_id(&request, "id")?;
 
     // One round trip: the task with its steps. Finding it proves its owner still exists.

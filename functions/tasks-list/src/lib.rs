@@ -13,7 +13,7 @@ use shared::tasks::{Task, TaskStatus, store};
 pub use shared::state::Api as State;
 
 pub async fn handle(state: &State, request: Request) -> ApiResult {
-    let caller = authenticate_token(&request, &state.keys)?;
+    let caller = authenticate_token(&request, &state.keys).await?;
     let parameters = QueryParameters::parse(&request, &["limit", "status", "cursor"])?;
     let status = match parameters.single("status")? {
         None => None,

@@ -17,7 +17,7 @@ use shared::tasks::store;
 pub use shared::state::Api as State;
 
 pub async fn handle(state: &State, request: Request) -> ApiResult {
-    let caller = authenticate_token(&request, &state.keys)?;
+    let caller = authenticate_token(&request, &state.keys).await?;
     let id = http::path_id(&request, "id")?;
     let if_match = IfMatch::from_request(&request)?;
     let changes = TaskChanges::parse(http::parse_json(&request, state.http.max_body_bytes)?)?;

@@ -21,7 +21,7 @@ pub struct Caller {
 /// checks the token's session still stands; or a 401 with a `WWW-Authenticate: Bearer` challenge
 /// (`error="invalid_token"` when a token was presented and refused, as RFC 6750 says).
 pub async fn authenticate(request: &Request, keys: &TokenKeys, db: &Db) -> Result<User, ApiError> {
-    let caller = authenticate_token(request, keys)?;
+    let caller = authenticate_token(request, keys).await?;
     users::store::find_for_caller(db, caller)
         .await?
         .ok_or_else(|| session_ended(caller))
@@ -32,9 +32,9 @@ pub async fn authenticate(request: &Request, keys: &TokenKeys, db: &Db) -> Resul
 /// its own statement checks `session_is_live` (so a row it finds proves the session stands), and
 /// `ensure_session_live` or `not_found` settle the cases where it finds nothing. That saves a
 /// round trip on every successful request.
-pub fn authenticate_token(request: &Request, keys: &TokenKeys) -> Result<Caller, ApiError> {
+pub async fn authenticate_token(request: &Request, keys: &TokenKeys) -> Result<Caller, ApiError> {
     let token = bearer_token(request)?;
-    let claims = keys.verify(token).map_err(|err| {
+    let claims = keys.verify_fresh(token).await.map_err(|err| {
         tracing::info!(reason = %err, "auth: token refused");
         invalid_token("the access token is invalid or expired")
     })?;

@@ -1,11 +1,16 @@
 //! Access tokens: HS256 JWTs with `sub`, `sid` (the session), `iat`, `nbf`, `exp`, `iss`, `aud`
 //! and `jti`.
 
-use std::time::Duration;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
+use aws_lc_rs::digest::{SHA256, digest};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use crate::auth::Caller;
@@ -36,20 +41,84 @@ pub struct IssuedToken {
 }
 
 /// The keys and rules for issuing and verifying tokens, built once per instance.
+///
+/// Keys rotate. Every token names its key in the header (`kid`, derived from the key itself,
+/// so every instance names a key alike). Tokens are signed with the current key; verification
+/// accepts the current and the previous one (Secrets Manager's `AWSCURRENT` and `AWSPREVIOUS`).
+/// A token naming a key this instance does not know makes it read both again, at most once per
+/// `MIN_REREAD_INTERVAL`: the key rotated after this instance started, and other instances
+/// already sign with the new one.
 pub struct TokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    keys: RwLock<Arc<KeySet>>,
     validation: Validation,
     settings: TokenSettings,
+    source: Option<KeySource>,
+}
+
+/// How often an unknown `kid` may make an instance read the keys again.
+pub const MIN_REREAD_INTERVAL: Duration = Duration::from_secs(60);
+
+struct Key {
+    kid: String,
+    secret: JwtSecret,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl Key {
+    fn new(secret: JwtSecret) -> Self {
+        let hash = digest(&SHA256, secret.as_bytes());
+        Self {
+            kid: URL_SAFE_NO_PAD.encode(&hash.as_ref()[..12]),
+            encoding: EncodingKey::from_secret(secret.as_bytes()),
+            decoding: DecodingKey::from_secret(secret.as_bytes()),
+            secret,
+        }
+    }
+}
+
+struct KeySet {
+    current: Key,
+    previous: Option<Key>,
+}
+
+impl KeySet {
+    fn find(&self, kid: &str) -> Option<&Key> {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find(|key| key.kid == kid)
+    }
+}
+
+/// The secret the keys are read from, and when an unknown key last made them be read again.
+struct KeySource {
+    secrets: Secrets,
+    arn: String,
+    last_reread: Mutex<Option<Instant>>,
 }
 
 /// Why a token was refused; logged, never shown to the client in detail.
 #[derive(Debug, thiserror::Error)]
-#[error("token refused: {0}")]
-pub struct TokenRejected(#[from] jsonwebtoken::errors::Error);
+pub enum TokenRejected {
+    #[error("token refused: {0}")]
+    Invalid(#[from] jsonwebtoken::errors::Error),
+    #[error("token refused: signed with a key this instance does not know (kid {0})")]
+    UnknownKey(String),
+}
 
 impl TokenKeys {
     pub fn new(secret: &JwtSecret, settings: TokenSettings) -> Self {
+        Self::with_keys(
+            KeySet {
+                current: Key::new(secret.clone()),
+                previous: None,
+            },
+            settings,
+            None,
+        )
+    }
+
+    fn with_keys(keys: KeySet, settings: TokenSettings, source: Option<KeySource>) -> Self {
         // Pinned to HS256; every registered claim is required and checked.
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = LEEWAY.as_secs();
@@ -59,24 +128,50 @@ impl TokenKeys {
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
         Self {
-            encoding: EncodingKey::from_secret(secret.as_bytes()),
-            decoding: DecodingKey::from_secret(secret.as_bytes()),
+            keys: RwLock::new(Arc::new(keys)),
             validation,
             settings,
+            source,
         }
     }
 
-    /// The secret (`JWT_SECRET` or `JWT_SECRET_ARN`) and settings from the environment.
+    /// The key from `JWT_SECRET` (local), or the current and previous keys of the secret
+    /// `JWT_SECRET_ARN` (AWS), read at once; and the settings from the environment.
     pub async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
-        let secret = JwtSecret::load(env, secrets).await?;
-        Ok(Self::new(&secret, TokenSettings::from_env(env)?))
+        let settings = TokenSettings::from_env(env)?;
+        let Some(arn) = env
+            .get("JWT_SECRET_ARN")
+            .filter(|_| env.get("JWT_SECRET").is_none())
+        else {
+            return Ok(Self::new(&JwtSecret::load(env, secrets).await?, settings));
+        };
+        let keys = read_keys(secrets, arn).await?;
+        let source = KeySource {
+            secrets: Secrets::new(env),
+            arn: arn.to_owned(),
+            last_reread: Mutex::new(None),
+        };
+        Ok(Self::with_keys(keys, settings, Some(source)))
     }
 
     pub fn settings(&self) -> &TokenSettings {
         &self.settings
     }
 
-    /// A token for the caller's session, valid from now for the configured lifetime.
+    fn keys(&self) -> Arc<KeySet> {
+        match self.keys.read() {
+            Ok(keys) => Arc::clone(&keys),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// The secret of the current signing key (page cursors derive their own key from it).
+    pub fn current_secret(&self) -> JwtSecret {
+        self.keys().current.secret.clone()
+    }
+
+    /// A token for the caller's session, valid from now for the configured lifetime, signed
+    /// with the current key.
     pub fn issue(&self, caller: Caller) -> Result<IssuedToken, ApiError> {
         self.issue_at(caller, chrono::Utc::now().timestamp())
     }
@@ -93,7 +188,10 @@ impl TokenKeys {
             aud: self.settings.audience.clone(),
             jti: Uuid::new_v4(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let keys = self.keys();
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(keys.current.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &keys.current.encoding)
             .map_err(ApiError::internal)?;
         Ok(IssuedToken {
             token: SecretString::from(token),
@@ -101,11 +199,70 @@ impl TokenKeys {
         })
     }
 
-    /// The claims of a token that is well-formed, signed with HS256 by our key, current, and
-    /// meant for us.
+    /// The claims of a token that is well-formed, signed with HS256 by one of our keys,
+    /// current, and meant for us. A token without a `kid` (issued before keys had ids) is
+    /// checked against the current key.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenRejected> {
-        Ok(jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?.claims)
+        let header = jsonwebtoken::decode_header(token)?;
+        let keys = self.keys();
+        let key = match header.kid {
+            Some(kid) => keys.find(&kid).ok_or(TokenRejected::UnknownKey(kid))?,
+            None => &keys.current,
+        };
+        Ok(jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation)?.claims)
     }
+
+    /// Like `verify`, but a token signed with a key this instance does not know makes it read
+    /// the keys again first (at most once per `MIN_REREAD_INTERVAL`).
+    pub async fn verify_fresh(&self, token: &str) -> Result<Claims, TokenRejected> {
+        match self.verify(token) {
+            Err(TokenRejected::UnknownKey(kid)) if self.reread().await => self
+                .verify(token)
+                .map_err(|_| TokenRejected::UnknownKey(kid)),
+            outcome => outcome,
+        }
+    }
+
+    /// Reads the keys again unless they were read again within `MIN_REREAD_INTERVAL`; whether
+    /// a token is worth checking again (concurrent callers wait for one read and then check
+    /// against what it found).
+    async fn reread(&self) -> bool {
+        let Some(source) = &self.source else {
+            return false;
+        };
+        let mut last_reread = source.last_reread.lock().await;
+        if last_reread.is_some_and(|at| at.elapsed() < MIN_REREAD_INTERVAL) {
+            return true;
+        }
+        *last_reread = Some(Instant::now());
+        match read_keys(&source.secrets, &source.arn).await {
+            Ok(keys) => {
+                tracing::info!(current = %keys.current.kid, "auth: token keys read again");
+                match self.keys.write() {
+                    Ok(mut slot) => *slot = Arc::new(keys),
+                    Err(poisoned) => *poisoned.into_inner() = Arc::new(keys),
+                }
+                true
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "auth: token keys could not be read again");
+                false
+            }
+        }
+    }
+}
+
+/// The current and previous versions of the key secret, read at once.
+async fn read_keys(secrets: &Secrets, arn: &str) -> Result<KeySet, ConfigError> {
+    let (current, previous) =
+        tokio::try_join!(secrets.fetch(arn), secrets.fetch_stage(arn, "AWSPREVIOUS"))?;
+    Ok(KeySet {
+        current: Key::new(JwtSecret::new(current)?),
+        // A previous version too short to be a key is not one we ever signed with.
+        previous: previous
+            .and_then(|previous| JwtSecret::new(previous).ok())
+            .map(Key::new),
+    })
 }
 
 #[cfg(test)]
@@ -146,6 +303,25 @@ mod tests {
         );
         let header = jsonwebtoken::decode_header(issued.token.expose_secret()).unwrap();
         assert_eq!(header.alg, Algorithm::HS256);
+    }
+
+    #[tokio::test]
+    async fn tokens_name_their_key_and_an_unknown_key_is_refused() {
+        let keys = keys();
+        let token = keys.issue(caller(Uuid::new_v4())).unwrap().token;
+        let header = jsonwebtoken::decode_header(token.expose_secret()).unwrap();
+        assert_eq!(header.kid.as_deref().map(str::len), Some(16));
+
+        let other = TokenKeys::new(
+            &JwtSecret::new(SecretString::from("another-key-of-32-bytes-or-more!!")).unwrap(),
+            keys.settings().clone(),
+        );
+        let foreign = other.issue(caller(Uuid::new_v4())).unwrap().token;
+        // Without a secret to read again, an unknown key stays unknown.
+        assert!(matches!(
+            keys.verify_fresh(foreign.expose_secret()).await,
+            Err(TokenRejected::UnknownKey(_))
+        ));
     }
 
     #[test]

@@ -272,3 +272,74 @@ async fn a_refused_password_that_the_secret_does_not_fix_is_still_refused() {
     let err = new_connection_after_rotation(false).await.unwrap_err();
     assert!(err.contains("28P01"), "{err}");
 }
+
+fn kid(token: &secrecy::SecretString) -> Option<String> {
+    use secrecy::ExposeSecret;
+    jsonwebtoken::decode_header(token.expose_secret())
+        .unwrap()
+        .kid
+}
+
+#[tokio::test]
+async fn token_keys_rotate_without_a_cold_start() {
+    use secrecy::ExposeSecret;
+    use shared::auth::{Caller, TokenKeys, token::TokenRejected};
+
+    let client = emulator_client();
+    let put = |value: String, arn: String| {
+        let client = client.clone();
+        async move {
+            client
+                .put_secret_value()
+                .secret_id(arn)
+                .secret_string(value)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    let arn = create_secret(&client, &"first-key-".repeat(4)).await;
+    let env = lambda_env(&[("JWT_SECRET_ARN", arn.as_str())]);
+    let caller = Caller {
+        user_id: Uuid::new_v4(),
+        session_id: Uuid::new_v4(),
+    };
+    let warm = TokenKeys::load(&env, &Secrets::new(&env)).await.unwrap();
+    let before = warm.issue(caller).unwrap().token;
+
+    // Rotation: the new version becomes AWSCURRENT, the old one AWSPREVIOUS.
+    put("second-key-".repeat(4), arn.clone()).await;
+    let cold = TokenKeys::load(&env, &Secrets::new(&env)).await.unwrap();
+    let after = cold.issue(caller).unwrap().token;
+    assert_ne!(kid(&before), kid(&after));
+    // A new instance signs with the new key and still accepts the previous one's tokens.
+    assert_eq!(
+        cold.verify(before.expose_secret()).unwrap().sub,
+        caller.user_id
+    );
+    // The warm instance does not know the new key: the token makes it read the keys again,
+    // and from then on it signs with the new key too.
+    assert!(matches!(
+        warm.verify(after.expose_secret()),
+        Err(TokenRejected::UnknownKey(_))
+    ));
+    assert_eq!(
+        warm.verify_fresh(after.expose_secret()).await.unwrap().sub,
+        caller.user_id
+    );
+    assert_eq!(kid(&warm.issue(caller).unwrap().token), kid(&after));
+
+    // Another rotation within the minute: the warm instance does not read the keys again yet.
+    put("third-key-".repeat(4), arn.clone()).await;
+    let newest = TokenKeys::load(&env, &Secrets::new(&env)).await.unwrap();
+    let third = newest.issue(caller).unwrap().token;
+    assert!(matches!(
+        warm.verify_fresh(third.expose_secret()).await,
+        Err(TokenRejected::UnknownKey(_))
+    ));
+    // Two rotations on, the first key is no longer accepted anywhere.
+    assert!(matches!(
+        newest.verify_fresh(before.expose_secret()).await,
+        Err(TokenRejected::UnknownKey(_))
+    ));
+}
