@@ -119,6 +119,11 @@ def master_secret(functions):
     return environment(functions.get("migrate", {})).get("DATABASE_SECRET_ARN")
 
 
+def ca_bundle(condition):
+    """The optional CA bundle secret (DatabaseCaBundleSecretArn), readable where it is used."""
+    return {"Fn::If": [condition, {"Ref": "DatabaseCaBundleSecretArn"}, {"Ref": "AWS::NoValue"}]}
+
+
 def needs_jwt(source):
     """Whether the function's state loads the token secret at start-up."""
     return any(name in source for name in JWT_STATES + ("JwtSecret::load", "TokenKeys::load"))
@@ -164,9 +169,9 @@ def check(template, cargo, crates):
             continue
         reads = secret_reads(properties)
         if name == "migrate":
-            expected = [master, {"Ref": "AppDatabaseSecret"}]
+            expected = [master, {"Ref": "AppDatabaseSecret"}, ca_bundle("HasDatabaseCaBundle")]
         else:
-            expected = [{"Ref": "AppDatabaseSecret"}]
+            expected = [{"Ref": "AppDatabaseSecret"}, ca_bundle("FunctionsUseCaBundle")]
             if needs_jwt(crates[name]):
                 expected.append({"Ref": "JwtSecret"})
             if master in reads or master in environment(properties).values():
@@ -197,7 +202,7 @@ def self_test(template, cargo, crates):
 
     def wider_role(t, c, k):
         health = template_functions(t)["health"]
-        health["Policies"][0]["Statement"][0]["Resource"] = [{"Ref": "AppDatabaseSecret"}, {"Ref": "JwtSecret"}]
+        health["Policies"][0]["Statement"][0]["Resource"] = [{"Ref": "AppDatabaseSecret"}, ca_bundle("FunctionsUseCaBundle"), {"Ref": "JwtSecret"}]
 
     def api_reads_master(t, c, k):
         functions = template_functions(t)

@@ -42,6 +42,10 @@ from samtranslator.translator.transform import transform
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 MODES = ("default", "existing")
+# The template is also checked with RDS Proxy in front of the stack's database; that mode is
+# not run (the proxy is AWS's; PgBouncer stands in for it in `make test`).
+TEMPLATE_MODES = MODES + ("proxy",)
+CA_BUNDLE = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-ca"
 
 
 def fail(message):
@@ -88,6 +92,8 @@ def parameters(template, mode, overrides):
             ExistingDatabaseSecretArn="arn:aws:secretsmanager:us-east-1:123456789012:secret:master",
             ExistingDatabaseHost="db.internal",
         )
+    if mode == "proxy":
+        values.update(UseRdsProxy="true", DatabaseSslMode="verify-full", DatabaseCaBundleSecretArn=CA_BUNDLE)
     values.update(overrides)
     return values
 
@@ -195,6 +201,10 @@ def role_reads(cfn, resources, logical):
     return reads
 
 
+def migrations_waits(resources):
+    return resources.get("DatabaseMigrations", {}).get("Properties", {}).get("WaitsFor", [])
+
+
 def check_template(cfn, mode, attributes):
     params = parameters(cfn, mode, {})
     resolver = Resolver(cfn, params, attributes)
@@ -210,7 +220,7 @@ def check_template(cfn, mode, attributes):
     for name, resource in resources.items():
         types.setdefault(resource["Type"], []).append(name)
     network = ["AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::VPCEndpoint", "AWS::RDS::DBCluster", "AWS::RDS::DBInstance"]
-    if mode == "default":
+    if mode in ("default", "proxy"):
         need(len(types.get("AWS::EC2::Subnet", [])) == 2, "two private subnets")
         azs = {json.dumps(cfn["Resources"][s]["Properties"]["AvailabilityZone"]) for s in types.get("AWS::EC2::Subnet", [])}
         need(len(azs) == 2, "the subnets are in two availability zones")
@@ -235,10 +245,26 @@ def check_template(cfn, mode, attributes):
     else:
         for kind in network:
             need(kind not in types, f"creates no {kind}")
+    proxies = types.get("AWS::RDS::DBProxy", [])
+    if mode == "proxy":
+        need(len(proxies) == 1, "one RDS Proxy")
+        proxy = resources[proxies[0]]["Properties"] if proxies else {}
+        auth = (proxy.get("Auth") or [{}])[0]
+        need(proxy.get("EngineFamily") == "POSTGRESQL" and proxy.get("RequireTLS") is True, "the proxy is PostgreSQL and requires TLS")
+        need(auth.get("SecretArn") == attributes["AppDatabaseSecret"] and auth.get("ClientPasswordAuthType") == "POSTGRES_SCRAM_SHA_256",
+             "the proxy authenticates the app role (its secret, SCRAM)")
+        role = resources.get(str(proxy.get("RoleArn", "")).strip("<>").split(".")[0], {})
+        reads = [s["Resource"] for p in role.get("Properties", {}).get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+        need(reads == [attributes["AppDatabaseSecret"]], f"the proxy's role reads the app secret only ({reads})")
+        targets = [resources[t]["Properties"] for t in types.get("AWS::RDS::DBProxyTargetGroup", [])]
+        need(targets and targets[0].get("DBClusterIdentifiers") == ["<DatabaseCluster>"], "the proxy targets the stack's cluster")
+        need("<DatabaseProxyTargets>" in migrations_waits(resources), "the migration (and so every function) waits for the proxy's targets")
+    else:
+        need(not proxies, "no RDS Proxy unless UseRdsProxy")
 
     migrations = resources.get("DatabaseMigrations")
     need(migrations is not None, "a DatabaseMigrations custom resource")
-    if mode == "default":
+    if mode in ("default", "proxy"):
         waits = migrations["Properties"].get("WaitsFor", [])
         for needed in ("DatabaseInstance", "SecretsManagerEndpoint", "S3Endpoint"):
             need(f"<{needed}>" in waits, f"the migration waits for {needed}")
@@ -253,15 +279,25 @@ def check_template(cfn, mode, attributes):
         reads = role_reads(cfn, resources, logical)
         need(props.get("TracingConfig", {}).get("Mode") == "Active", f"{binary}: tracing Active")
         vpc = props.get("VpcConfig", {})
-        if mode == "default":
+        if mode in ("default", "proxy"):
             need(all(s in ("<PrivateSubnetA>", "<PrivateSubnetB>") for s in vpc.get("SubnetIds", [])) and len(vpc.get("SubnetIds", [])) == 2, f"{binary}: runs in the stack's private subnets")
         else:
             need(vpc.get("SubnetIds") == ["subnet-0a", "subnet-0b"], f"{binary}: runs in the given subnets")
         versions = [n for n, r in resources.items() if r["Type"] == "AWS::Lambda::Version" and r["Properties"].get("FunctionName", {}) == f"<{logical}>"]
         need(versions and all(resources[v].get("DeletionPolicy") == "Delete" for v in versions), f"{binary}: versions are deleted, not retained")
+        bundle = [CA_BUNDLE] if mode == "proxy" else []
         if binary == "migrate":
-            need(master in reads and attributes["AppDatabaseSecret"] in reads and len(reads) == 2, f"migrate reads the master and app secrets only ({reads})")
+            need(sorted(reads) == sorted([master, attributes["AppDatabaseSecret"]] + bundle), f"migrate reads the master and app secrets (and the CA bundle) only ({reads})")
+            direct = "<DatabaseCluster.Endpoint.Address>" if mode != "existing" else "db.internal"
+            need(env.get("DATABASE_HOST") == direct and env.get("DATABASE_POOLER") == "none", f"migrate connects directly ({env.get('DATABASE_HOST')})")
+            need(env.get("DATABASE_SSLROOTCERT_SECRET_ARN") == (CA_BUNDLE if bundle else None), "migrate verifies the database with the CA bundle when one is given")
             continue
+        if mode == "proxy":
+            need(env.get("DATABASE_HOST") == "<DatabaseProxy.Endpoint>" and env.get("DATABASE_POOLER") == "transaction", f"{binary} connects through the proxy as behind a pooler")
+            need(env.get("DATABASE_SSLMODE") == "verify-full" and "DATABASE_SSLROOTCERT_SECRET_ARN" not in env, f"{binary} verifies the proxy fully against the public roots")
+            need(CA_BUNDLE not in reads, f"{binary} does not read the CA bundle it does not use")
+        else:
+            need(env.get("DATABASE_POOLER") == "none", f"{binary} connects directly")
         need("DatabaseMigrations" in (function.get("DependsOn") or []) or function.get("DependsOn") == "DatabaseMigrations", f"{binary} DependsOn the migration")
         need(master not in reads, f"{binary} serves requests and must not read the master secret")
         need(env.get("DATABASE_SECRET_ARN") == attributes["AppDatabaseSecret"], f"{binary} connects with the app role's secret")
@@ -579,10 +615,11 @@ def self_test(cfn, placeholder):
             resource(c, "MigrateFunction")["Properties"]["Environment"]["Variables"]["DATABASE_SECRET_ARN"]),
         "login at 1,024 MB": lambda c: resource(c, "LoginFunction")["Properties"].__setitem__("MemorySize", 1024),
         "tracing off": lambda c: resource(c, "TasksGetFunction")["Properties"].__setitem__("TracingConfig", {"Mode": "PassThrough"}),
+        "a function that skips the pooler setting": lambda c: resource(c, "TasksListFunction")["Properties"]["Environment"]["Variables"].pop("DATABASE_POOLER"),
     }
     missed = []
     for name, mutate in mutations.items():
-        for mode in MODES:
+        for mode in TEMPLATE_MODES:
             mutated = copy.deepcopy(cfn)
             mutate(mutated)
             if not check_template(mutated, mode, placeholder)[0]:
@@ -600,7 +637,7 @@ def main():
         "DatabaseCluster.MasterUserSecret.SecretArn": "<master secret>",
     }
     problems = []
-    for mode in MODES:
+    for mode in TEMPLATE_MODES:
         found, _, resources = check_template(cfn, mode, placeholder)
         problems += found
         if not found:
