@@ -3,7 +3,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 PORT ?= 9000
 
-.PHONY: help dev test fuzz bench test-remote lint-template rehearse build deploy migrate db-start db-stop fmt
+.PHONY: help dev test fuzz drill bench test-remote lint-template rehearse build deploy migrate db-start db-stop fmt
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -16,6 +16,9 @@ test: ## Every check: fmt, clippy, unit/database/handler tests, black-box HTTP t
 
 fuzz: ## Fuzz the API against openapi.yaml with schemathesis (EXAMPLES per operation, default 150)
 	@bash tests/harness/fuzz.sh $(or $(EXAMPLES),150)
+
+drill: ## Burst drill: 200 instances of a function at once against max_connections 50, directly and through PgBouncer
+	@bash tests/harness/burst.sh
 
 bench: ## Benchmark the release binaries as Lambda runs them (FUNCTIONS="me refresh" for some; prints the BENCHMARKS.md table)
 	@FUNCTIONS="$(FUNCTIONS)" bash tests/harness/bench.sh

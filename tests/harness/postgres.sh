@@ -8,7 +8,8 @@
 #   postgres.sh admin-url  print a URL of a role that may create databases (for #[sqlx::test])
 source "$(dirname "$0")/common.sh"
 
-PG_STATE="$STATE/postgres"
+# CLUSTER names a cluster of its own (the burst drill's); PG_MAX_CONNECTIONS sizes it.
+PG_STATE="$STATE/${CLUSTER:-postgres}"
 DB_NAME=${DB_NAME:-taskapi}
 mkdir -p "$PG_STATE"
 
@@ -130,7 +131,7 @@ start() {
     say "starting PostgreSQL on 127.0.0.1:$p"
     # A local throwaway cluster: durability settings off for speed.
     as_owner "$BIN/pg_ctl" -w -t 30 -D "$base/data" -l "$base/server.log" start -o \
-      "-p $p -k $base/socket -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c ssl=on -c ssl_cert_file=tls/server.crt -c ssl_key_file=tls/server.key" \
+      "-p $p -k $base/socket -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=${PG_MAX_CONNECTIONS:-200} -c ssl=on -c ssl_cert_file=tls/server.crt -c ssl_key_file=tls/server.key" \
       >/dev/null || { tail -20 "$base/server.log" >&2; die "PostgreSQL did not start"; }
     echo started >&2
   fi

@@ -100,6 +100,9 @@ else
   bash tests/harness/pgbouncer.sh stop
 fi
 
+say "burst drill: ${BURST_INSTANCES:-200} instances at once against max_connections 50, directly and through PgBouncer"
+bash tests/harness/burst.sh
+
 say "template lint"
 make --no-print-directory lint-template
 
