@@ -20,7 +20,13 @@ trap 'exit 130' INT TERM
 cargo build --quiet --locked -p me -p migrate
 bash tests/harness/postgres.sh status || started_db=1
 url=$(bash tests/harness/postgres.sh start)
+# The instances connect as the app role, as in AWS: not a superuser, so the 3 connections
+# PostgreSQL reserves for superusers are not theirs.
+export APP_DATABASE_USERNAME=taskapi_app
+APP_DATABASE_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
+export APP_DATABASE_PASSWORD
 DATABASE_URL=$url bash tests/harness/migrate.sh
+app_url="postgres://$APP_DATABASE_USERNAME:$APP_DATABASE_PASSWORD@${url#postgres://postgres@}"
 
 psql_bin=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql | sort -V | tail -1)
 ids=$("$psql_bin" -X -q -t -A -F ' ' -d "$url" -c "
@@ -48,5 +54,5 @@ PY
 )
 export JWT_SECRET BURST_TOKEN
 
-pooled=$(bash tests/harness/pgbouncer.sh start postgres "$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')")
-python3 tests/harness/burst.py "$INSTANCES" "$url" "$pooled"
+pooled=$(bash tests/harness/pgbouncer.sh start "$APP_DATABASE_USERNAME" "$APP_DATABASE_PASSWORD")
+python3 tests/harness/burst.py "$INSTANCES" "$app_url" "$pooled"
