@@ -5,11 +5,17 @@
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
-bash tests/harness/tools.sh cargo-lambda
+bash tests/harness/tools.sh cargo-lambda moto
 export PATH="$VENV/bin:$PATH"
 
 started_db=
-trap '[ -n "$started_db" ] && bash tests/harness/postgres.sh stop; true' EXIT
+moto_pid=
+cleanup() {
+  [ -n "$moto_pid" ] && { kill "$moto_pid" 2>/dev/null; wait "$moto_pid" 2>/dev/null; }
+  [ -n "$started_db" ] && bash tests/harness/postgres.sh stop
+  return 0
+}
+trap cleanup EXIT
 
 # FUNCTIONS="me tasks-get" builds and measures only those (a release build of every function
 # takes many minutes).
@@ -31,6 +37,14 @@ bash tests/harness/postgres.sh status || started_db=1
 DATABASE_URL=$(bash tests/harness/postgres.sh admin-url)
 bash tests/harness/postgres.sh start >/dev/null
 export DATABASE_URL BENCH_BIN_DIR="$ROOT/target/lambda"
+
+# The cold columns read their secrets from a local Secrets Manager emulator.
+moto_port=$(free_port 5530)
+moto_server -H 127.0.0.1 -p "$moto_port" >"$STATE/bench-moto.log" 2>&1 &
+moto_pid=$!
+for _ in $(seq 100); do port_in_use "$moto_port" && break; sleep 0.1; done
+port_in_use "$moto_port" || { cat "$STATE/bench-moto.log" >&2; die "moto_server did not start"; }
+export BENCH_SECRETS_ENDPOINT="http://127.0.0.1:$moto_port"
 
 say "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
 cargo run --profile harness --locked -p lambda-bench

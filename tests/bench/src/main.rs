@@ -3,13 +3,18 @@
 //! tasks, and prints init time, first-invocation and warm latencies, peak RSS and zipped size,
 //! with each function's warm p50 as a ratio to the floor of the work it must do.
 //!
-//! Environment: DATABASE_URL (a role that may create databases), BENCH_BIN_DIR (default
-//! target/lambda, with <name>/bootstrap and <name>/bootstrap.zip), BENCH_INVOCATIONS (default
-//! 1000), BENCH_FUNCTIONS (default all).
+//! The cold columns start each function once more as it starts in AWS: its secrets from Secrets
+//! Manager (a local emulator) and a password (SCRAM) login to PostgreSQL, over TLS and without.
+//!
+//! Environment: DATABASE_URL (a role that may create databases), BENCH_SECRETS_ENDPOINT (the
+//! Secrets Manager emulator), BENCH_TLS_HOST (a host name the server's certificate holds),
+//! BENCH_BIN_DIR (default target/lambda, with <name>/bootstrap and <name>/bootstrap.zip),
+//! BENCH_INVOCATIONS (default 1000), BENCH_FUNCTIONS (default all).
 
 // The benchmark harness, not a function: a failed set-up stops the run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cold;
 mod runtime_api;
 mod workload;
 
@@ -53,6 +58,8 @@ struct Row {
     function: String,
     init: Duration,
     first: Duration,
+    cold_tls: Duration,
+    cold_plain: Duration,
     p50: Duration,
     p90: Duration,
     p99: Duration,
@@ -87,21 +94,23 @@ async fn main() -> Result<(), Error> {
     admin_conn.execute("create database taskapi_bench").await?;
     let options = admin.clone().database(bench_db);
     let database_url = format!(
-        "postgres://{}@{}:{}/{bench_db}",
+        "postgres://{}@{}:{}/{bench_db}?sslmode=disable",
         options.get_username(),
         options.get_host(),
         options.get_port()
     );
     let db = PgPoolOptions::new()
         .max_connections(1)
-        .connect_with(options)
+        .connect_with(options.clone())
         .await?;
     shared::db::MIGRATOR.run(&db).await?;
     let keys = TokenKeys::new(
         &JwtSecret::new(SecretString::from(JWT_SECRET))?,
         TokenSettings::from_env(&shared::Env::default())?,
     );
-    let data = workload::seed(&db, BCRYPT_COST, &keys, invocations + 1).await?;
+    // One event more than the warm runs use, for each of the two cold starts.
+    let data = workload::seed(&db, BCRYPT_COST, &keys, invocations + 3).await?;
+    let aws = cold::Aws::prepare(&db, &options, JWT_SECRET).await?;
 
     let mut rows = Vec::new();
     for function in &selected {
@@ -113,6 +122,8 @@ async fn main() -> Result<(), Error> {
             invocations
         };
         let mut row = run_function(function, &binary, &database_url, &data, n).await?;
+        row.cold_tls = cold::start(function, &binary, &aws, &data, n + 1, true).await?;
+        row.cold_plain = cold::start(function, &binary, &aws, &data, n + 2, false).await?;
         let (floor, what) = workload::floor(function, &db, &data, invocations).await?;
         row.floor = floor;
         row.floor_what = what;
@@ -142,33 +153,10 @@ async fn run_function(
     n: usize,
 ) -> Result<Row, Error> {
     let mut api = RuntimeApi::start().await?;
-    let memory = if function == "register" || function == "login" {
-        "1769"
-    } else {
-        "256"
-    };
     let started = std::time::Instant::now();
-    let mut child = tokio::process::Command::new(binary)
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", api.address())
-        .env("AWS_LAMBDA_FUNCTION_NAME", function)
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory)
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
-        .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("_HANDLER", "bootstrap")
-        .env("TZ", ":UTC")
+    let mut child = lambda_process(function, binary, &api)
         .env("DATABASE_URL", database_url)
         .env("JWT_SECRET", JWT_SECRET)
-        .env("BCRYPT_COST", BCRYPT_COST.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("starting {}: {e}", binary.display()))?;
     let ready = api
@@ -201,6 +189,8 @@ async fn run_function(
         function: function.to_owned(),
         init,
         first,
+        cold_tls: Duration::ZERO,
+        cold_plain: Duration::ZERO,
         p50: percentile(&mut latencies, 50.0),
         p90: percentile(&mut latencies, 90.0),
         p99: percentile(&mut latencies, 99.0),
@@ -212,9 +202,44 @@ async fn run_function(
     })
 }
 
+/// The function's process with the environment Lambda gives it; the caller adds its settings.
+fn lambda_process(function: &str, binary: &Path, api: &RuntimeApi) -> tokio::process::Command {
+    let memory = if function == "register" || function == "login" {
+        "1769"
+    } else {
+        "256"
+    };
+    let mut command = tokio::process::Command::new(binary);
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", api.address())
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory)
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+        .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("_HANDLER", "bootstrap")
+        .env("TZ", ":UTC")
+        .env("BCRYPT_COST", BCRYPT_COST.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
 /// The answer must be the API Gateway response with the expected status: a benchmark of
 /// error answers would measure the wrong thing.
-fn check(function: &str, i: usize, outcome: &Outcome, expected: u16) -> Result<(), Error> {
+pub(crate) fn check(
+    function: &str,
+    i: usize,
+    outcome: &Outcome,
+    expected: u16,
+) -> Result<(), Error> {
     let body = match outcome {
         Outcome::Response(body) => body,
         Outcome::Error(body) => {
@@ -241,9 +266,11 @@ fn ms(d: Duration) -> String {
 
 fn print_report(rows: &[Row]) {
     println!(
-        "| function | init ms | first ms | p50 ms | p90 ms | p99 ms | n | floor p50 ms | floor | p50 / floor | zip KiB | peak RSS MiB |"
+        "| function | init ms | first ms | cold TLS ms | cold plain ms | p50 ms | p90 ms | p99 ms | n | floor p50 ms | floor | p50 / floor | zip KiB | peak RSS MiB |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |");
+    println!(
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |"
+    );
     for row in rows {
         let ratio = if row.floor.is_zero() {
             "–".into()
@@ -251,10 +278,12 @@ fn print_report(rows: &[Row]) {
             format!("{:.2}", row.p50.as_secs_f64() / row.floor.as_secs_f64())
         };
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.function,
             ms(row.init),
             ms(row.first),
+            ms(row.cold_tls),
+            ms(row.cold_plain),
             ms(row.p50),
             ms(row.p90),
             ms(row.p99),
