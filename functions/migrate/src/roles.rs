@@ -6,7 +6,7 @@
 
 use secrecy::ExposeSecret;
 use shared::config::AppRoleConfig;
-use sqlx::{AssertSqlSafe, PgPool};
+use sqlx::PgPool;
 
 /// Creates or updates the role; safe to run any number of times, and concurrently.
 pub async fn provision(pool: &PgPool, role: &AppRoleConfig) -> Result<(), sqlx::Error> {
@@ -36,9 +36,7 @@ pub async fn provision(pool: &PgPool, role: &AppRoleConfig) -> Result<(), sqlx::
     .fetch_all(&mut *tx)
     .await?;
     for statement in statements {
-        sqlx::raw_sql(AssertSqlSafe(statement))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::raw_sql(&statement).execute(&mut *tx).await?;
     }
     tx.commit().await
 }

@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 use sqlx::error::BoxDynError;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgQueryResult, PgRow, PgStatement, PgTypeInfo};
-use sqlx::{Connection, Either, Execute, Executor, PgPool, Postgres, SqlStr};
+use sqlx::{Connection, Either, Execute, Executor, PgPool, Postgres};
 use tokio::sync::Mutex;
 
 use crate::config::{DatabaseConfig, RdsSecret};
@@ -156,11 +156,11 @@ impl Rotation {
 struct Unnamed<E>(E);
 
 impl<'q, E: Execute<'q, Postgres>> Execute<'q, Postgres> for Unnamed<E> {
-    fn sql(self) -> SqlStr {
+    fn sql(&self) -> &'q str {
         self.0.sql()
     }
 
-    fn statement(&self) -> Option<&PgStatement> {
+    fn statement(&self) -> Option<&PgStatement<'q>> {
         self.0.statement()
     }
 
@@ -233,20 +233,20 @@ impl<'c> Executor<'c> for &'c Db {
         })
     }
 
-    fn prepare_with<'e>(
+    fn prepare_with<'e, 'q: 'e>(
         self,
-        sql: SqlStr,
+        sql: &'q str,
         parameters: &'e [PgTypeInfo],
-    ) -> BoxFuture<'e, Result<PgStatement, sqlx::Error>>
+    ) -> BoxFuture<'e, Result<PgStatement<'q>, sqlx::Error>>
     where
         'c: 'e,
     {
         (&self.pool).prepare_with(sql, parameters)
     }
 
-    fn describe<'e>(
+    fn describe<'e, 'q: 'e>(
         self,
-        sql: SqlStr,
+        sql: &'q str,
     ) -> BoxFuture<'e, Result<sqlx::Describe<Postgres>, sqlx::Error>>
     where
         'c: 'e,

@@ -185,9 +185,9 @@ async fn role_with_secret(
 ) -> (String, String) {
     let local = local_database();
     let role = format!("rotation_{}", Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!(
+    sqlx::query(&format!(
         "create role {role} login password '{password}' in role taskapi_password_login"
-    )))
+    ))
     .execute(admin)
     .await
     .unwrap();
@@ -205,12 +205,10 @@ async fn role_with_secret(
 /// version (the old one becomes AWSPREVIOUS).
 async fn rotate(client: &Client, admin: &sqlx::PgPool, role: &str, arn: &str, rotate_secret: bool) {
     let local = local_database();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "alter role {role} password 'second-password'"
-    )))
-    .execute(admin)
-    .await
-    .unwrap();
+    sqlx::query(&format!("alter role {role} password 'second-password'"))
+        .execute(admin)
+        .await
+        .unwrap();
     if rotate_secret {
         let secret = serde_json::json!({
             "username": role,
@@ -255,7 +253,7 @@ async fn new_connection_after_rotation(rotate_secret: bool) -> Result<(), String
 
     drop(warm);
     state.db.pool().close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("drop role {role}")))
+    sqlx::query(&format!("drop role {role}"))
         .execute(&admin)
         .await
         .unwrap();

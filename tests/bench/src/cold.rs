@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
-use sqlx::{AssertSqlSafe, PgPool};
 use uuid::Uuid;
 
 use crate::runtime_api::RuntimeApi;
@@ -35,18 +35,18 @@ impl Aws {
         let endpoint = std::env::var("BENCH_SECRETS_ENDPOINT")
             .map_err(|_| "set BENCH_SECRETS_ENDPOINT to the Secrets Manager emulator")?;
         let password = Uuid::new_v4().simple().to_string();
-        sqlx::query(AssertSqlSafe(format!(
+        sqlx::query(&format!(
             "do $$ begin \
                  create role {ROLE} login password '{password}' in role taskapi_password_login; \
              exception when duplicate_object then \
                  alter role {ROLE} password '{password}'; \
              end $$"
-        )))
+        ))
         .execute(db)
         .await?;
-        sqlx::query(AssertSqlSafe(format!(
+        sqlx::query(&format!(
             "grant select, insert, update, delete on all tables in schema public to {ROLE}"
-        )))
+        ))
         .execute(db)
         .await?;
 
