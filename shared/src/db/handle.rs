@@ -254,3 +254,52 @@ impl<'c> Executor<'c> for &'c Db {
         (&self.pool).describe(sql)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PoolConfig;
+    use crate::tasks::TaskStatus;
+
+    /// A `Db` on the test database with one connection, so every statement shares a session.
+    fn db(pool: &PgPool, behind_pooler: bool) -> Db {
+        let config = DatabaseConfig {
+            connect: (*pool.connect_options()).clone(),
+            pool: PoolConfig {
+                max_connections: 1,
+                acquire_timeout: Duration::from_secs(5),
+                idle_timeout: Duration::from_secs(60),
+            },
+            behind_pooler,
+            secret_arn: None,
+        };
+        Db::new(&config, Secrets::new(&crate::Env::default()))
+    }
+
+    /// Runs a statement with the kinds of parameters the store binds, then counts the named
+    /// statements the session holds.
+    async fn named_statements_after_a_query(db: &Db) -> i64 {
+        let (status, versions): (TaskStatus, Vec<i64>) =
+            sqlx::query_as("select $1::text, $2::bigint[]")
+                .bind(TaskStatus::InProgress)
+                .bind(&[3_i64, 4][..])
+                .fetch_one(db)
+                .await
+                .unwrap();
+        assert_eq!((status, versions), (TaskStatus::InProgress, vec![3, 4]));
+        sqlx::query_scalar("select count(*) from pg_prepared_statements")
+            .fetch_one(db)
+            .await
+            .unwrap()
+    }
+
+    #[sqlx::test(migrator = "crate::db::MIGRATOR")]
+    async fn behind_a_pooler_no_statement_is_named(pool: PgPool) {
+        assert_eq!(named_statements_after_a_query(&db(&pool, true)).await, 0);
+    }
+
+    #[sqlx::test(migrator = "crate::db::MIGRATOR")]
+    async fn connected_directly_statements_are_named_and_cached(pool: PgPool) {
+        assert!(named_statements_after_a_query(&db(&pool, false)).await > 0);
+    }
+}

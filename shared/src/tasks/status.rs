@@ -4,11 +4,16 @@
 //! that changes a status obeys it; the database tests check it against the README's table.
 
 use serde::{Deserialize, Serialize};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
+use sqlx::{Decode, Encode, Postgres, Type};
 
-/// Where a task or step is in its life; the database CHECKs hold the same set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+/// Where a task or step is in its life; the database CHECKs hold the same set. In SQL it is
+/// `text` (the impls below say so by the type's id: a type named by name would make sqlx look
+/// its id up with a named statement, which a transaction-mode pooler cannot carry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum TaskStatus {
     Pending,
     InProgress,
@@ -43,6 +48,29 @@ impl TaskStatus {
     /// The valid names, for messages: `pending, in_progress, ...`.
     pub fn names() -> String {
         Self::ALL.map(Self::as_str).join(", ")
+    }
+}
+
+impl Type<Postgres> for TaskStatus {
+    fn type_info() -> PgTypeInfo {
+        <&str as Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <&str as Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl Encode<'_, Postgres> for TaskStatus {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        <&str as Encode<Postgres>>::encode(self.as_str(), buf)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for TaskStatus {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        let name = <&str as Decode<Postgres>>::decode(value)?;
+        Self::parse(name).ok_or_else(|| format!("unknown status {name:?}").into())
     }
 }
 
