@@ -1,41 +1,44 @@
-//! Reading secret values from AWS Secrets Manager, once per Lambda instance.
+//! Reading secret values from AWS Secrets Manager.
 
-use std::sync::OnceLock;
-
+use aws_config::environment::{
+    EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+};
+use aws_config::meta::credentials::CredentialsProviderChain;
+use aws_config::meta::region::RegionProviderChain;
 use aws_sdk_secretsmanager::Client;
-use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_secretsmanager::config::BehaviorVersion;
 use secrecy::SecretString;
+use tokio::sync::OnceCell;
 
 use crate::env::{ConfigError, Env};
 
 /// Fetches secrets by ARN. The client is built the first time a secret is needed, so a
 /// function configured only by values (local development) never builds one.
 ///
-/// It takes its region and credentials from the environment variables Lambda sets for the
-/// function's role (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-/// `AWS_SESSION_TOKEN`), and honours `AWS_ENDPOINT_URL_SECRETS_MANAGER` / `AWS_ENDPOINT_URL`.
-/// Secrets are read only while the instance initialises, when those credentials are fresh, so
-/// the SDK's full provider chain (profiles, SSO, STS, instance metadata) is not needed; leaving
-/// it out keeps every function about half a megabyte smaller.
+/// aws-config resolves its region and credentials with only the providers a function needs: the
+/// environment variables Lambda sets for the function's role (`AWS_REGION`,
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), and, with the
+/// `aws-profile` feature (`make dev`), a profile of the AWS config files (`AWS_PROFILE`) for
+/// local use against a real account. The default chain's other providers (instance metadata,
+/// ECS, SSO, web identity) are left out: with the profile provider they cost about 260 KiB per
+/// function. `AWS_ENDPOINT_URL_SECRETS_MANAGER` / `AWS_ENDPOINT_URL` point the client elsewhere.
 pub struct Secrets {
     env: Env,
-    client: OnceLock<Client>,
+    client: OnceCell<Client>,
 }
 
 impl Secrets {
     pub fn new(env: &Env) -> Self {
         Self {
             env: env.clone(),
-            client: OnceLock::new(),
+            client: OnceCell::new(),
         }
     }
 
-    fn client(&self) -> Result<&Client, ConfigError> {
-        if let Some(client) = self.client.get() {
-            return Ok(client);
-        }
-        let config = sdk_config(&self.env)?;
-        Ok(self.client.get_or_init(|| Client::from_conf(config)))
+    async fn client(&self) -> Result<&Client, ConfigError> {
+        self.client
+            .get_or_try_init(|| async { Ok(Client::from_conf(sdk_config(&self.env).await?)) })
+            .await
     }
 
     /// The secret's current string value. The error names the ARN and the service's reason,
@@ -61,7 +64,8 @@ impl Secrets {
             reason,
         };
         let output = self
-            .client()?
+            .client()
+            .await?
             .get_secret_value()
             .secret_id(arn)
             .version_stage(stage)
@@ -90,7 +94,7 @@ impl Secrets {
     }
 }
 
-fn sdk_config(env: &Env) -> Result<aws_sdk_secretsmanager::Config, ConfigError> {
+async fn sdk_config(env: &Env) -> Result<aws_sdk_secretsmanager::Config, ConfigError> {
     let missing = |name: &'static str| {
         ConfigError::Missing(match name {
             "region" => "set AWS_REGION to read secrets from Secrets Manager",
@@ -99,22 +103,38 @@ fn sdk_config(env: &Env) -> Result<aws_sdk_secretsmanager::Config, ConfigError> 
             }
         })
     };
-    let region = env
-        .get("AWS_REGION")
-        .or_else(|| env.get("AWS_DEFAULT_REGION"))
-        .ok_or_else(|| missing("region"))?;
-    let credentials = Credentials::new(
-        env.get("AWS_ACCESS_KEY_ID")
-            .ok_or_else(|| missing("credentials"))?,
-        env.get("AWS_SECRET_ACCESS_KEY")
-            .ok_or_else(|| missing("credentials"))?,
-        env.get("AWS_SESSION_TOKEN").map(str::to_owned),
-        None,
+    // Say plainly what is missing before the providers look (they read the same variables).
+    let from_profile = cfg!(feature = "aws-profile") && env.get("AWS_PROFILE").is_some();
+    if !from_profile {
+        if env
+            .get("AWS_REGION")
+            .or_else(|| env.get("AWS_DEFAULT_REGION"))
+            .is_none()
+        {
+            return Err(missing("region"));
+        }
+        if env.get("AWS_ACCESS_KEY_ID").is_none() || env.get("AWS_SECRET_ACCESS_KEY").is_none() {
+            return Err(missing("credentials"));
+        }
+    }
+
+    let region = RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new());
+    #[cfg(feature = "aws-profile")]
+    let region = region.or_else(aws_config::profile::ProfileFileRegionProvider::new());
+    let region = region.region().await.ok_or_else(|| missing("region"))?;
+    let credentials = CredentialsProviderChain::first_try(
         "environment",
+        EnvironmentVariableCredentialsProvider::new(),
     );
+    #[cfg(feature = "aws-profile")]
+    let credentials = credentials.or_else(
+        "profile",
+        aws_config::profile::ProfileFileCredentialsProvider::builder().build(),
+    );
+
     let mut builder = aws_sdk_secretsmanager::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region.to_owned()))
+        .region(region)
         .credentials_provider(credentials);
     if let Some(endpoint) = env
         .get("AWS_ENDPOINT_URL_SECRETS_MANAGER")

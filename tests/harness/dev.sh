@@ -52,10 +52,13 @@ export RUST_LOG=${RUST_LOG:-info}
 # (README, "Pages"): keep pages at 2 MB here.
 export RESPONSE_BUDGET_BYTES=${RESPONSE_BUDGET_BYTES:-2000000}
 
+# Locally the functions may also read secrets with a profile of the AWS config files
+# (AWS_PROFILE), for a DATABASE_SECRET_ARN or JWT_SECRET_ARN in a real account.
+FEATURES=shared/aws-profile
 say "building"
-cargo build --workspace --bins
+cargo build --workspace --bins --features "$FEATURES"
 say "applying migrations"
 bash tests/harness/migrate.sh
 
 say "serving the API on http://127.0.0.1:$PORT (Ctrl-C stops it)"
-cargo lambda watch -A 127.0.0.1 -P "$PORT"
+cargo lambda watch -A 127.0.0.1 -P "$PORT" --features "$FEATURES"
