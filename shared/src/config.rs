@@ -475,6 +475,10 @@ impl LogConfig {
     }
 }
 
+/// The most a page may take as the JSON string in the Lambda response envelope. Lambda refuses
+/// a response over 6,291,556 bytes; the rest is room for the status, headers and envelope.
+pub const RESPONSE_BUDGET: usize = 6_000_000;
+
 /// Limits on what a request may carry.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HttpConfig {
@@ -487,15 +491,11 @@ pub struct HttpConfig {
 
 impl HttpConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let response_budget =
-            env.parse_or("RESPONSE_BUDGET_BYTES", crate::pagination::RESPONSE_BUDGET)?;
-        if !(65_536..=crate::pagination::RESPONSE_BUDGET).contains(&response_budget) {
+        let response_budget = env.parse_or("RESPONSE_BUDGET_BYTES", RESPONSE_BUDGET)?;
+        if !(65_536..=RESPONSE_BUDGET).contains(&response_budget) {
             return Err(ConfigError::Invalid {
                 name: "RESPONSE_BUDGET_BYTES".into(),
-                reason: format!(
-                    "must be between 65536 and {}",
-                    crate::pagination::RESPONSE_BUDGET
-                ),
+                reason: format!("must be between 65536 and {}", RESPONSE_BUDGET),
             });
         }
         Ok(Self {

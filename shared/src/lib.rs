@@ -26,6 +26,7 @@ pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod users;
+pub mod written;
 
 pub use env::Env;
 pub use error::{ApiError, FieldErrors};

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::config::JwtSecret;
+use crate::config::{JwtSecret, RESPONSE_BUDGET};
 use crate::error::ApiError;
 use crate::http::{self, QueryParameters};
 
@@ -122,10 +122,6 @@ impl PageRequest {
         })
     }
 }
-
-/// The most a page may take as the JSON string in the Lambda response envelope. Lambda refuses
-/// a response over 6,291,556 bytes; the rest is room for the status, headers and envelope.
-pub const RESPONSE_BUDGET: usize = 6_000_000;
 
 const TAG_BYTES: usize = 16;
 const PAYLOAD_BYTES: usize = 8 + 16;

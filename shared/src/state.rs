@@ -15,13 +15,14 @@ use crate::config::{
     ConfigError, DatabaseConfig, Env, HttpConfig, JwtSecret, PasswordConfig, SessionConfig,
     ThrottleConfig, TokenSettings,
 };
-use crate::db::{Db, StoreError, Written};
+use crate::db::{Db, StoreError};
 use crate::error::ApiError;
 use crate::http::etag::IfMatch;
 use crate::http::{self, ApiResult};
 use crate::pagination::{CursorKey, PageRequest, Position, Scope};
 use crate::runtime::Load;
 use crate::secrets::Secrets;
+use crate::written::Written;
 
 async fn database(env: &Env, secrets: &Secrets) -> Result<Db, ConfigError> {
     let config = DatabaseConfig::load(env, secrets).await?;

@@ -39,12 +39,9 @@ bash tests/harness/postgres.sh start >/dev/null
 export DATABASE_URL BENCH_BIN_DIR="$ROOT/target/lambda"
 
 # The cold columns read their secrets from a local Secrets Manager emulator.
-moto_port=$(free_port 5530)
-moto_server -H 127.0.0.1 -p "$moto_port" >"$STATE/bench-moto.log" 2>&1 &
-moto_pid=$!
-for _ in $(seq 100); do port_in_use "$moto_port" && break; sleep 0.1; done
-port_in_use "$moto_port" || { cat "$STATE/bench-moto.log" >&2; die "moto_server did not start"; }
-export BENCH_SECRETS_ENDPOINT="http://127.0.0.1:$moto_port"
+start_moto 5530 "$STATE/bench-moto.log"
+moto_pid=$MOTO_PID
+export BENCH_SECRETS_ENDPOINT=$MOTO_ENDPOINT
 
 say "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
 cargo run --profile harness --locked -p lambda-bench

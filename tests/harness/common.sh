@@ -31,3 +31,39 @@ free_port() {
   while port_in_use "$port"; do port=$((port + 1)); done
   echo "$port"
 }
+
+# Starts the Secrets Manager emulator (moto, from the venv) on a free port at or above $1,
+# logging to $2; sets MOTO_PID and MOTO_ENDPOINT. The caller stops it.
+start_moto() {
+  local port
+  port=$(free_port "$1")
+  moto_server -H 127.0.0.1 -p "$port" >"$2" 2>&1 &
+  MOTO_PID=$!
+  for _ in $(seq 100); do port_in_use "$port" && break; sleep 0.1; done
+  port_in_use "$port" || { cat "$2" >&2; die "moto_server did not start"; }
+  MOTO_ENDPOINT="http://127.0.0.1:$port"
+}
+
+# The folder (remembered in the state file $1) of a server program that refuses to run as
+# root: as root, a temporary folder the postgres user owns and can reach (a private home is
+# not reachable); otherwise $2.
+server_dir() {
+  if [ -f "$1" ] && [ -d "$(cat "$1")" ]; then cat "$1"; return; fi
+  local base
+  if [ "$(id -u)" -eq 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+    base=$(mktemp -d /tmp/taskapi-server.XXXXXX)
+    chmod 755 "$base"
+    chown postgres: "$base"
+  else
+    base=$2
+    mkdir -p "$base"
+  fi
+  echo "$base" >"$1"
+  echo "$base"
+}
+
+# Runs a server program (initdb, postgres, pgbouncer refuse root) as the postgres user when root.
+as_owner() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}

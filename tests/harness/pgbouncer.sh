@@ -11,10 +11,6 @@ PGB_STATE="$STATE/pgbouncer"
 DB_NAME=${DB_NAME:-taskapi}
 mkdir -p "$PGB_STATE"
 
-as_owner() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
 binary() {
   command -v pgbouncer 2>/dev/null || { [ -x /usr/sbin/pgbouncer ] && echo /usr/sbin/pgbouncer; } || true
 }
@@ -29,20 +25,7 @@ install() {
 }
 
 # Its files live where the postgres user can reach them (it refuses to run as root).
-base_dir() {
-  if [ -f "$PGB_STATE/base" ] && [ -d "$(cat "$PGB_STATE/base")" ]; then cat "$PGB_STATE/base"; return; fi
-  local base
-  if [ "$(id -u)" -eq 0 ]; then
-    base=$(mktemp -d /tmp/taskapi-pgbouncer.XXXXXX)
-    chmod 755 "$base"
-    chown postgres: "$base"
-  else
-    base="$PGB_STATE/run"
-    mkdir -p "$base"
-  fi
-  echo "$base" >"$PGB_STATE/base"
-  echo "$base"
-}
+base_dir() { server_dir "$PGB_STATE/base" "$PGB_STATE/run"; }
 
 running() {
   local pidfile; pidfile="$(base_dir)/pgbouncer.pid"

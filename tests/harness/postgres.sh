@@ -22,29 +22,7 @@ pg_bin() {
 }
 BIN=$(pg_bin)
 
-# initdb and postgres refuse to run as root: as root, run them as the postgres user on a
-# folder that user can reach (a private home is not reachable, so use a temporary folder).
-as_owner() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-base_dir() {
-  if [ -f "$PG_STATE/base" ] && [ -d "$(cat "$PG_STATE/base")" ]; then
-    cat "$PG_STATE/base"; return
-  fi
-  local base
-  if [ "$(id -u)" -eq 0 ]; then
-    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
-    base=$(mktemp -d /tmp/taskapi-pg.XXXXXX)
-    chmod 755 "$base"
-    chown postgres: "$base"
-  else
-    base="$PG_STATE/cluster"
-    mkdir -p "$base"
-  fi
-  echo "$base" > "$PG_STATE/base"
-  echo "$base"
-}
+base_dir() { server_dir "$PG_STATE/base" "$PG_STATE/cluster"; }
 
 port() {
   if [ -f "$PG_STATE/port" ]; then cat "$PG_STATE/port"; return; fi

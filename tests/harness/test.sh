@@ -33,14 +33,11 @@ export DATABASE_URL
 eval "$(bash tests/harness/postgres.sh tls | sed 's/^/export /')"
 
 say "starting the Secrets Manager emulator"
-moto_port=$(free_port 5520)
-moto_server -H 127.0.0.1 -p "$moto_port" >"$STATE/moto.log" 2>&1 &
-moto_pid=$!
-for _ in $(seq 100); do port_in_use "$moto_port" && break; sleep 0.1; done
-port_in_use "$moto_port" || { cat "$STATE/moto.log" >&2; die "moto_server did not start"; }
+start_moto 5520 "$STATE/moto.log"
+moto_pid=$MOTO_PID
 
 # Fake credentials and a local endpoint: the SDK must never reach AWS from a test.
-export SECRETS_MANAGER_TEST_ENDPOINT="http://127.0.0.1:$moto_port"
+export SECRETS_MANAGER_TEST_ENDPOINT=$MOTO_ENDPOINT
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 
 say "unit, database and handler tests"

@@ -10,8 +10,9 @@ use uuid::Uuid;
 
 use crate::agents::{Agent, AgentChanges, NewAgent};
 use crate::auth::Caller;
-use crate::db::{Operation, StoreError, Written, deleted_or_why, why_not_written};
+use crate::db::{Operation, StoreError};
 use crate::pagination::Position;
+use crate::written::{Written, deleted_or_why, why_not_written};
 
 const AGENT_EXISTS: &str = "select exists(select 1 from agents where id = $1 and owner_id = $2)";
 

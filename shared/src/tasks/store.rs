@@ -25,8 +25,8 @@ macro_rules! steps_of {
     };
 }
 
-pub use crate::db::Written;
-use crate::db::{deleted_or_why, why_not_written};
+pub use crate::written::Written;
+use crate::written::{deleted_or_why, why_not_written};
 
 const TASK_EXISTS: &str = "select exists(select 1 from tasks where id = $1 and owner_id = $2)";
 
