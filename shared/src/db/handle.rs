@@ -95,10 +95,6 @@ impl Db {
         &self.pool
     }
 
-    pub fn behind_pooler(&self) -> bool {
-        self.behind_pooler
-    }
-
     /// A connection from the pool; a refused password is read again from its secret once.
     pub async fn acquire(&self) -> Result<PoolConnection<Postgres>, sqlx::Error> {
         match self.pool.acquire().await {
