@@ -3,7 +3,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 PORT ?= 9000
 
-.PHONY: help dev test fuzz drill bench test-remote lint-template rehearse build deploy migrate db-start db-stop fmt
+.PHONY: help dev test fuzz drill bench test-remote lint-template rehearse build deploy deploy-guided destroy migrate db-start db-stop fmt
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -23,35 +23,34 @@ drill: ## Burst drill: 200 instances of a function at once against max_connectio
 bench: ## Benchmark the release binaries as Lambda runs them (FUNCTIONS="me refresh" for some; prints the BENCHMARKS.md table)
 	@FUNCTIONS="$(FUNCTIONS)" bash tests/harness/bench.sh
 
-test-remote: ## Run the black-box tests against a deployed stack: make test-remote API_BASE_URL=https://...
+# At most this many requests at once (a new AWS account may allow only 10 concurrent Lambda
+# instances): the burst test sends CONCURRENCY logins, the other tests run CONCURRENCY/2 at a time.
+CONCURRENCY ?= 16
+test-remote: ## Run the black-box tests against a deployed stack: make test-remote API_BASE_URL=https://... [CONCURRENCY=6]
 	@test -n "$(API_BASE_URL)" || { echo "set API_BASE_URL to the stack's ApiBaseUrl output" >&2; exit 2; }
-	API_BASE_URL=$(API_BASE_URL) cargo test -p api-tests --locked
+	API_BASE_URL=$(API_BASE_URL) TEST_BURST=$(CONCURRENCY) cargo test -p api-tests --locked -- --test-threads=$$(( $(CONCURRENCY) / 2 > 0 ? $(CONCURRENCY) / 2 : 1 ))
 
-lint-template: ## Check template.yaml: sam validate --lint, cfn-lint, and routes/roles against the code
+lint-template: ## Check template.yaml: sam validate --lint, cfn-lint (with the serverless rules), and routes/roles against the code
 	@bash tests/harness/tools.sh cfn-lint sam
 	@SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 .local/venv/bin/sam validate --lint --template template.yaml
-	@.local/venv/bin/cfn-lint template.yaml
+	@.local/venv/bin/python tests/harness/lint.py
 	@.local/venv/bin/python tests/harness/check_routes.py --self-test
 
-# The architecture to build for: ARCH, else the Architecture saved in samconfig.toml, else x86_64.
-ARCH ?= $(or $(shell grep -oE 'Architecture=\\?"?(x86_64|arm64)' samconfig.toml 2>/dev/null | grep -oE 'x86_64|arm64' | head -n1),x86_64)
-
-rehearse: ## Expand template.yaml as CloudFormation will (both modes) and check it; make test also runs the functions
+rehearse: ## Render template.yaml as CloudFormation will (every mode, cloud-radar) and check it; make test also runs the functions
 	@bash tests/harness/tools.sh cfn-lint sam
 	@AWS_DEFAULT_REGION=us-east-1 .local/venv/bin/python tests/harness/rehearse.py --template-only
 
-build: ## Build every function for Lambda with sam build (cargo-lambda, offline) for ARCH
-	@bash tests/harness/tools.sh cargo-lambda sam
-	@PATH="$(CURDIR)/.local/venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build --template template.yaml \
-	  --parameter-overrides Architecture=$(ARCH)
+build: ## Build every function's release bootstrap for Lambda in one cargo invocation (ARCH=x86_64 or arm64)
+	@bash tests/harness/build.sh $(or $(ARCH),x86_64)
 
-deploy: build ## Deploy with sam deploy (guided the first time, then from samconfig.toml)
-	@if [ -f samconfig.toml ]; then \
-	  PATH="$(CURDIR)/.local/venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam deploy; \
-	else \
-	  PATH="$(CURDIR)/.local/venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam deploy --guided --capabilities CAPABILITY_IAM \
-	    --parameter-overrides Architecture=$(ARCH); \
-	fi
+deploy: ## Create or update the stack, asking nothing (STACK=taskapi, ARCH, PARAMS="Name=value ..."); prints the API URL
+	@bash tests/harness/deploy.sh
+
+deploy-guided: ## The same with sam deploy --guided: asks for every parameter and saves samconfig.toml
+	@bash tests/harness/deploy.sh --guided
+
+destroy: ## Delete the stack (STACK=taskapi) without asking; the database leaves a final snapshot
+	@bash tests/harness/destroy.sh
 
 migrate: ## Apply migrations to DATABASE_URL (or the local cluster)
 	@DATABASE_URL=$${DATABASE_URL:-$$(bash tests/harness/postgres.sh start)} cargo run --quiet -p migrate

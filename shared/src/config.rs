@@ -241,37 +241,39 @@ struct RoleSecret {
 impl AppRoleConfig {
     /// `None` when no app role is configured (then nothing is provisioned).
     pub async fn load(env: &Env, secrets: &Secrets) -> Result<Option<Self>, ConfigError> {
-        let role = if let Some(arn) = env.get("APP_DATABASE_SECRET_ARN") {
+        if let Some(arn) = env.get("APP_DATABASE_SECRET_ARN") {
             let secret = secrets.fetch(arn).await?;
-            // The error of a failed parse may quote the input: never include it.
-            let parsed: RoleSecret =
-                serde_json::from_str(secret.expose_secret()).map_err(|_| ConfigError::Invalid {
-                    name: format!("app database secret {arn}"),
-                    reason: "expected JSON with username and password".into(),
-                })?;
-            Self {
-                username: parsed.username,
-                password: parsed.password,
-                statement_timeout: Duration::ZERO,
-            }
+            Self::from_secret(env, arn, &secret).map(Some)
         } else if let Some(username) = env.get("APP_DATABASE_USERNAME") {
             let password = env
                 .get("APP_DATABASE_PASSWORD")
                 .ok_or(ConfigError::Missing(
                     "APP_DATABASE_PASSWORD must be set with APP_DATABASE_USERNAME",
                 ))?;
-            Self {
-                username: username.to_owned(),
-                password: SecretString::from(password),
-                statement_timeout: Duration::ZERO,
-            }
+            Self::checked(env, username.to_owned(), SecretString::from(password)).map(Some)
         } else {
-            return Ok(None);
-        };
+            Ok(None)
+        }
+    }
+
+    /// The role a version of its secret describes (JSON with username and password): the
+    /// current one on deploy, the pending one during a rotation.
+    pub fn from_secret(env: &Env, arn: &str, secret: &SecretString) -> Result<Self, ConfigError> {
+        // The error of a failed parse may quote the input: never include it.
+        let parsed: RoleSecret =
+            serde_json::from_str(secret.expose_secret()).map_err(|_| ConfigError::Invalid {
+                name: format!("app database secret {arn}"),
+                reason: "expected JSON with username and password".into(),
+            })?;
+        Self::checked(env, parsed.username, parsed.password)
+    }
+
+    fn checked(env: &Env, username: String, password: SecretString) -> Result<Self, ConfigError> {
         let role = Self {
+            username,
+            password,
             statement_timeout: env
                 .duration_ms_or("DATABASE_STATEMENT_TIMEOUT_MS", Duration::from_secs(10))?,
-            ..role
         };
         let valid = role.username.len() <= 63
             && role
@@ -293,7 +295,7 @@ impl AppRoleConfig {
                 reason: "the password must be at least 16 characters".into(),
             });
         }
-        Ok(Some(role))
+        Ok(role)
     }
 }
 

@@ -94,6 +94,101 @@ impl Secrets {
     }
 }
 
+/// The writes of a rotation (Secrets Manager's protocol: a new version staged `AWSPENDING`,
+/// then made `AWSCURRENT`). Only `migrate`, which rotates the app role's password, calls them.
+impl Secrets {
+    /// The staging labels of each version of the secret, by version id.
+    pub async fn stages(
+        &self,
+        arn: &str,
+    ) -> Result<std::collections::HashMap<String, Vec<String>>, ConfigError> {
+        let output = self
+            .client()
+            .await?
+            .describe_secret()
+            .secret_id(arn)
+            .send()
+            .await
+            .map_err(|err| unavailable(arn, err))?;
+        Ok(output.version_ids_to_stages.unwrap_or_default())
+    }
+
+    /// The string value of one version of the secret, or `None` when it has no such version.
+    pub async fn fetch_version(
+        &self,
+        arn: &str,
+        version_id: &str,
+    ) -> Result<Option<SecretString>, ConfigError> {
+        let output = self
+            .client()
+            .await?
+            .get_secret_value()
+            .secret_id(arn)
+            .version_id(version_id)
+            .send()
+            .await;
+        match output {
+            Ok(output) => Ok(output.secret_string.map(SecretString::from)),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(unavailable(arn, err)),
+        }
+    }
+
+    /// Writes `value` as the version `version_id`, staged `AWSPENDING`.
+    pub async fn put_pending(
+        &self,
+        arn: &str,
+        version_id: &str,
+        value: &SecretString,
+    ) -> Result<(), ConfigError> {
+        use secrecy::ExposeSecret;
+        self.client()
+            .await?
+            .put_secret_value()
+            .secret_id(arn)
+            .client_request_token(version_id)
+            .secret_string(value.expose_secret())
+            .version_stages("AWSPENDING")
+            .send()
+            .await
+            .map_err(|err| unavailable(arn, err))?;
+        Ok(())
+    }
+
+    /// Moves `AWSCURRENT` from the version `from` to the version `to` (Secrets Manager then
+    /// labels `from` `AWSPREVIOUS`).
+    pub async fn make_current(&self, arn: &str, to: &str, from: &str) -> Result<(), ConfigError> {
+        self.client()
+            .await?
+            .update_secret_version_stage()
+            .secret_id(arn)
+            .version_stage("AWSCURRENT")
+            .move_to_version_id(to)
+            .remove_from_version_id(from)
+            .send()
+            .await
+            .map_err(|err| unavailable(arn, err))?;
+        Ok(())
+    }
+}
+
+/// A failed call to Secrets Manager, naming the secret and the service's reason (never a value).
+fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    arn: &str,
+    err: aws_sdk_secretsmanager::error::SdkError<E, R>,
+) -> ConfigError {
+    ConfigError::SecretUnavailable {
+        arn: arn.to_owned(),
+        reason: aws_sdk_secretsmanager::error::DisplayErrorContext(err).to_string(),
+    }
+}
+
 async fn sdk_config(env: &Env) -> Result<aws_sdk_secretsmanager::Config, ConfigError> {
     let missing = |name: &'static str| {
         ConfigError::Missing(match name {

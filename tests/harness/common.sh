@@ -5,11 +5,16 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 STATE="$ROOT/.local"
 VENV="$STATE/venv"
+# The AWS CLI has a venv of its own: its botocore pin differs from the SAM CLI's.
+AWS_VENV="$STATE/aws"
 mkdir -p "$STATE"
 
 # Pinned tool versions (PyPI).
+AWSCLI_VERSION=1.46.3
 CARGO_LAMBDA_VERSION=1.9.2
 CFN_LINT_VERSION=1.58.0
+CFN_LINT_SERVERLESS_VERSION=0.3.6
+CLOUD_RADAR_VERSION=0.17.0
 MOTO_VERSION=5.2.5
 OPENAPI_PYTHON_CLIENT_VERSION=0.29.1
 SAM_CLI_VERSION=1.170.0

@@ -9,6 +9,8 @@
 source "$(dirname "$0")/common.sh"
 
 # CLUSTER names a cluster of its own (the burst drill's); PG_MAX_CONNECTIONS sizes it.
+# PG_AUTH=password makes a cluster that trusts nobody on TCP: every role logs in with its
+# password (SCRAM) over TLS, plain TCP is refused (the deploy rehearsal's, as on RDS).
 PG_STATE="$STATE/${CLUSTER:-postgres}"
 DB_NAME=${DB_NAME:-taskapi}
 mkdir -p "$PG_STATE"
@@ -32,8 +34,19 @@ port() {
   echo "$p"
 }
 
-# Plain TCP on loopback unless a test asks for TLS (`tls` below).
-admin_url() { echo "postgres://postgres@127.0.0.1:$(port)/postgres?sslmode=disable"; }
+admin_password() {
+  [ -s "$PG_STATE/admin-password" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(24))' >"$PG_STATE/admin-password"
+  cat "$PG_STATE/admin-password"
+}
+# Plain TCP on loopback unless a test asks for TLS (`tls` below); with PG_AUTH=password, the
+# superuser's password over TLS verified against the test CA.
+admin_url() {
+  if [ "${PG_AUTH:-}" = password ]; then
+    echo "postgres://postgres:$(admin_password)@localhost:$(port)/postgres?sslmode=verify-full&sslrootcert=$(base_dir)/data/tls/ca.crt"
+  else
+    echo "postgres://postgres@127.0.0.1:$(port)/postgres?sslmode=disable"
+  fi
+}
 # The API functions' role (DML only), which migrate provisions: its name and a password kept in
 # the state folder (the local cluster trusts loopback, but the role is real).
 APP_ROLE=taskapi_app
@@ -48,6 +61,15 @@ app_url() { echo "postgres://postgres@127.0.0.1:$(port)/$DB_NAME?sslmode=disable
 # as every role must on RDS: the tests that need a refused password use it.
 PASSWORD_GROUP=taskapi_password_login
 write_hba() {
+  if [ "${PG_AUTH:-}" = password ]; then
+    as_owner tee "$1/pg_hba.conf" >/dev/null <<HBA
+local all postgres trust
+hostssl all all 127.0.0.1/32 scram-sha-256
+hostnossl all all 127.0.0.1/32 reject
+host all all ::1/128 reject
+HBA
+    return
+  fi
   as_owner tee "$1/pg_hba.conf" >/dev/null <<HBA
 local all all trust
 host all +$PASSWORD_GROUP 127.0.0.1/32 scram-sha-256
@@ -88,7 +110,7 @@ start() {
   base=$(base_dir)
   if running; then
     p=$(port)
-    if ! as_owner grep -q "$PASSWORD_GROUP" "$base/data/pg_hba.conf"; then
+    if [ -z "${PG_AUTH:-}" ] && ! as_owner grep -q "$PASSWORD_GROUP" "$base/data/pg_hba.conf"; then
       write_hba "$base/data"
       as_owner "$BIN/pg_ctl" reload -D "$base/data" >/dev/null
     fi
@@ -113,10 +135,14 @@ start() {
       >/dev/null || { tail -20 "$base/server.log" >&2; die "PostgreSQL did not start"; }
     echo started >&2
   fi
+  if [ "${PG_AUTH:-}" = password ]; then
+    "$BIN/psql" -X -q -h "$base/socket" -p "$p" -U postgres -d postgres \
+      -c "alter role postgres password '$(admin_password)'" >/dev/null
+  fi
   "$BIN/psql" -X -q -t -A -d "$(admin_url)" -c "do \$\$ begin create role $PASSWORD_GROUP nologin; exception when duplicate_object then null; end \$\$" >/dev/null
   local exists
   exists=$("$BIN/psql" -X -q -t -A -d "$(admin_url)" -c "select 1 from pg_database where datname = '$DB_NAME'")
-  [ "$exists" = 1 ] || "$BIN/createdb" -h 127.0.0.1 -p "$p" -U postgres "$DB_NAME"
+  [ "$exists" = 1 ] || "$BIN/psql" -X -q -d "$(admin_url)" -c "create database $DB_NAME" >/dev/null
   app_url
 }
 

@@ -13,6 +13,7 @@ moto_pid=
 cleanup() {
   bash tests/harness/watch.sh stop
   bash tests/harness/pgbouncer.sh stop
+  CLUSTER=rehearsal PG_AUTH=password bash tests/harness/postgres.sh stop
   [ -n "$moto_pid" ] && { kill "$moto_pid" 2>/dev/null; wait "$moto_pid" 2>/dev/null; }
   [ -n "$started_db" ] && bash tests/harness/postgres.sh stop
   return 0
@@ -100,16 +101,28 @@ fi
 say "burst drill: ${BURST_INSTANCES:-200} instances at once against max_connections 50, directly and through PgBouncer"
 bash tests/harness/burst.sh
 
-say "template lint"
+say "template lint: sam validate --lint, cfn-lint with the serverless rules, routes and roles"
 make --no-print-directory lint-template
 
-say "deploy rehearsal: the template as CloudFormation expands it, both modes"
+say "release bootstraps for Lambda, built as sam build builds them (one cargo invocation)"
+"$VENV/bin/python" tests/harness/sam_build_agrees.py
+bash tests/harness/build.sh x86_64
+
+say "make deploy and make destroy with standard input closed, against stand-ins for sam and aws"
+bash tests/harness/deploy_test.sh
+
+say "deploy rehearsal: the template as CloudFormation expands it (SAM), rendered in every mode (cloud-radar)"
 if [ -n "${API_BASE_URL_GIVEN:-}" ]; then
   "$VENV/bin/python" tests/harness/rehearse.py --template-only
 else
-  say "deploy rehearsal: the built functions with the template's environment, moto and two roles"
-  ADMIN_DATABASE_URL=$(bash tests/harness/postgres.sh admin-url) \
+  say "deploy rehearsal: the release bootstraps with the template's environment, moto, and a cluster that wants passwords over TLS"
+  export CLUSTER=rehearsal PG_AUTH=password
+  bash tests/harness/postgres.sh start >/dev/null
+  REHEARSAL_ADMIN_URL=$(bash tests/harness/postgres.sh admin-url) \
+    REHEARSAL_CA=$(bash tests/harness/postgres.sh tls | sed -n 's/^DATABASE_TEST_CA=//p') \
     "$VENV/bin/python" tests/harness/rehearse.py
+  bash tests/harness/postgres.sh stop
+  unset CLUSTER PG_AUTH
 fi
 
 say "all checks passed"

@@ -1,9 +1,11 @@
 //! Applies the embedded migrations. Locally it runs once from the command line; in AWS it is a
-//! CloudFormation custom resource that applies them on every deploy (see `custom_resource`).
-//! sqlx holds a PostgreSQL advisory lock while it migrates, so concurrent runs are safe.
+//! CloudFormation custom resource that applies them on every deploy (see `custom_resource`),
+//! and the rotation function of the app role's secret (see `rotation`). sqlx holds a PostgreSQL
+//! advisory lock while it migrates, so concurrent runs are safe.
 
 pub mod custom_resource;
 mod roles;
+pub mod rotation;
 
 use std::time::Duration;
 
@@ -61,21 +63,44 @@ async fn apply_configured(state: &State) -> Result<usize, BoxError> {
         "MIGRATION_STATEMENT_TIMEOUT_MS",
         DEFAULT_STATEMENT_TIMEOUT.as_millis() as u64,
     )?;
-    apply(
+    apply_within(
         config.connect,
         Duration::from_millis(timeout_ms),
+        connect_timeout(&state.env)?,
         app_role.as_ref(),
     )
     .await
 }
 
+/// How long to wait for the database to accept a connection (`MIGRATION_CONNECT_TIMEOUT_MS`):
+/// a paused Aurora takes about 15 s to resume, and a rollback that gives up reports FAILED and
+/// leaves the stack in UPDATE_ROLLBACK_FAILED. The template waits up to 5 minutes.
+pub(crate) fn connect_timeout(env: &Env) -> Result<Duration, BoxError> {
+    let ms = env.parse_or(
+        "MIGRATION_CONNECT_TIMEOUT_MS",
+        DEFAULT_CONNECT_TIMEOUT.as_millis() as u64,
+    )?;
+    Ok(Duration::from_millis(ms))
+}
+
+/// Serves CloudFormation's custom-resource events and Secrets Manager's rotation steps (an
+/// event with a `Step`), the function's two callers in AWS.
 async fn serve_custom_resource(state: &State) -> Result<(), BoxError> {
     let client = custom_resource::response_client()?;
     lambda_runtime::run(lambda_runtime::service_fn(
-        |event: lambda_runtime::LambdaEvent<CustomResourceEvent>| {
+        |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let client = &client;
             async move {
-                custom_resource::handle(event.payload, client, || apply_configured(state)).await
+                if event.payload.get("Step").is_some() {
+                    let rotation: rotation::RotationEvent = serde_json::from_value(event.payload)?;
+                    let result = rotation::handle(state, rotation).await;
+                    if let Err(err) = &result {
+                        tracing::error!(error = %ErrorChain(err.as_ref()), "rotation failed");
+                    }
+                    return result;
+                }
+                let request: CustomResourceEvent = serde_json::from_value(event.payload)?;
+                custom_resource::handle(request, client, || apply_configured(state)).await
             }
         },
     ))
@@ -83,8 +108,10 @@ async fn serve_custom_resource(state: &State) -> Result<(), BoxError> {
 }
 
 /// How long one migration statement may run: far longer than the API's statement timeout, and
-/// within the function's 300-second limit (`MIGRATION_STATEMENT_TIMEOUT_MS`).
+/// within the function's limit (`MIGRATION_STATEMENT_TIMEOUT_MS`).
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(240);
+/// How long to wait for a connection unless `MIGRATION_CONNECT_TIMEOUT_MS` says otherwise.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Applies every pending migration, then provisions the app role when one is given; returns how
 /// many migrations were applied. Applied migrations this build does not know (a newer
@@ -94,7 +121,23 @@ pub async fn apply(
     statement_timeout: Duration,
     app_role: Option<&AppRoleConfig>,
 ) -> Result<usize, BoxError> {
-    let pool = migration_pool(connect, statement_timeout).await?;
+    apply_within(
+        connect,
+        statement_timeout,
+        DEFAULT_CONNECT_TIMEOUT,
+        app_role,
+    )
+    .await
+}
+
+/// `apply`, waiting up to `connect_timeout` for the database to accept a connection.
+pub async fn apply_within(
+    connect: PgConnectOptions,
+    statement_timeout: Duration,
+    connect_timeout: Duration,
+    app_role: Option<&AppRoleConfig>,
+) -> Result<usize, BoxError> {
+    let pool = migration_pool(connect, statement_timeout, connect_timeout).await?;
     let before = applied_count(&pool).await?;
     db::deploy_migrator().run(&pool).await?;
     let after = applied_count(&pool).await?;
@@ -112,15 +155,17 @@ pub async fn apply(
 }
 
 /// One session connection (sqlx's migration lock is a session advisory lock), with the
-/// migrations' statement timeout set on it.
-async fn migration_pool(
+/// migrations' statement timeout set on it. A refused connection is tried again, backing off,
+/// until `connect_timeout`.
+pub(crate) async fn migration_pool(
     connect: PgConnectOptions,
     statement_timeout: Duration,
+    connect_timeout: Duration,
 ) -> Result<sqlx::PgPool, sqlx::Error> {
     let timeout_ms = statement_timeout.as_millis().to_string();
     PgPoolOptions::new()
         .max_connections(1)
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(connect_timeout)
         .after_connect(move |connection, _| {
             let timeout_ms = timeout_ms.clone();
             Box::pin(async move {

@@ -66,6 +66,7 @@ async fn migrations_run_under_their_own_statement_timeout(db: PgPool) {
     let pool = migration_pool(
         db.connect_options().as_ref().clone(),
         Duration::from_secs(240),
+        DEFAULT_CONNECT_TIMEOUT,
     )
     .await
     .unwrap();
