@@ -49,16 +49,25 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> ApiResult {
 }
 
 /// The size of `text` once written as a JSON string, as the Lambda runtime writes a response
-/// body into its envelope: quotes and backslashes take two bytes, control characters two or six.
+/// body into its envelope: measured by serializing it with serde_json, as the runtime does, into
+/// a writer that only counts.
 pub fn escaped_len(text: &str) -> usize {
-    text.bytes()
-        .map(|byte| match byte {
-            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
-            0..=0x1f => 6,
-            _ => 1,
-        })
-        .sum::<usize>()
-        + 2
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing a string to a writer that never fails cannot fail.
+    match serde_json::to_writer(&mut counter, text) {
+        Ok(()) => counter.0,
+        Err(_) => usize::MAX,
+    }
 }
 
 /// A 204 with no body.

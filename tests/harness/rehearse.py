@@ -730,20 +730,32 @@ def run_functions(cfn, mode, admin_url, ca_pem, log_dir):
         stages = client.describe_secret(SecretId=app)["VersionIdsToStages"]
         if "AWSCURRENT" not in stages.get(token, []):
             fail(f"{mode}: after the rotation the new version is not current: {stages}")
-        rotated = json.loads(client.get_secret_value(SecretId=app)["SecretString"])["password"]
+        # AWSCURRENT named: moto 5.2 answers a request without a stage with the secret's first
+        # version even after AWSCURRENT moved (AWS answers AWSCURRENT, as the functions ask).
+        rotated = json.loads(client.get_secret_value(SecretId=app, VersionStage="AWSCURRENT")["SecretString"])["password"]
         if rotated == app_password:
             fail(f"{mode}: the rotation did not change the password")
         if psql(app_url, "select 1", check=False).returncode == 0:
             fail(f"{mode}: the old password still logs in after the rotation")
         if psql(with_credentials(admin_url, "taskapi_app", rotated, database), "select 1", check=False).returncode != 0:
             fail(f"{mode}: the rotated password does not log in")
-        # Warm instances keep working: their open connections end, the next ones are refused
-        # with the old password, and the instance reads the secret again.
-        psql(admin_url, f"select pg_terminate_backend(pid) from pg_stat_activity where datname = '{database}' and usename = 'taskapi_app'")
+        # A warm instance keeps its open connection (a password change ends no session).
         status, _ = call("me", "GET", "/api/users/me", "/api/users/me", token=access)
         if status != 200:
             fail(f"{mode}: a warm instance answered {status} after the rotation")
-        steps.append("rotation: the role's password changed with its secret, warm instances carried on")
+        # A new instance reads the new password at start.
+        fresh = start("me", environment("me"))
+        kind, result = fresh.api.invoke(http_event("GET", "/api/users/me", "/api/users/me", token=access))
+        if kind != "response" or result["statusCode"] != 200:
+            fail(f"{mode}: a new instance answered {result} after the rotation")
+        # When the warm instance's connection ends, its next one is refused with the old
+        # password (28P01); it reads the secret again and is served. The request that met the
+        # ended connection gets a 503 with Retry-After.
+        psql(admin_url, f"select pg_terminate_backend(pid) from pg_stat_activity where datname = '{database}' and usename = 'taskapi_app'")
+        answers = [call("me", "GET", "/api/users/me", "/api/users/me", token=access)[0] for _ in range(2)]
+        if answers[-1] != 200 or any(a not in (200, 503) for a in answers):
+            fail(f"{mode}: a warm instance answered {answers} once its connection ended after the rotation")
+        steps.append("rotation: the role's password changed with its secret; warm and new instances are served")
 
         status, _ = call("account-delete", "DELETE", "/api/users/me", "/api/users/me", {"password": new_password}, token=access)
         if status != 204:

@@ -1,7 +1,6 @@
 //! User accounts: the account as clients see it, the input rules, and every SQL statement on
 //! the users table.
 
-pub mod guesses;
 pub mod store;
 pub mod types;
 

@@ -5,7 +5,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use unicode_normalization::UnicodeNormalization;
 
-use super::guesses;
 use crate::error::{ApiError, FieldErrors};
 
 /// A username: 3 to 32 ASCII letters, digits, `_`, `.` or `-`. ASCII only, so that two
@@ -210,7 +209,8 @@ impl NewPassword {
 }
 
 /// Why the password is too easy to guess, or `None` when it is not: fewer than 10^8 guesses
-/// (zxcvbn's "safely unguessable" score 3) by the estimate in `guesses`.
+/// (zxcvbn's score 3, "safely unguessable") by the zxcvbn crate, which tries the account's own
+/// words (username, email) first, as an attacker targeting this account would.
 fn guessable(password: &str, username: Option<&str>, email: Option<&Email>) -> Option<String> {
     let mut account: Vec<&str> = Vec::new();
     account.extend(username);
@@ -218,22 +218,24 @@ fn guessable(password: &str, username: Option<&str>, email: Option<&Email>) -> O
         account.push(email.as_str());
         account.push(email.local_part());
     }
-    let estimate = guesses::estimate(password, &account);
-    if estimate.log10_guesses >= MIN_LOG10_GUESSES {
+    let estimate = zxcvbn::zxcvbn(password, &account);
+    if estimate.guesses() >= MIN_GUESSES {
         return None;
     }
-    Some(match estimate.main_pattern {
-        Some(pattern) => format!(
-            "is too easy to guess: {}; use a longer phrase of unrelated words",
-            pattern.reason()
-        ),
-        None => "is too easy to guess; use a longer phrase of unrelated words".into(),
-    })
+    Some(
+        match estimate.feedback().and_then(|feedback| feedback.warning()) {
+            Some(warning) => format!(
+                "is too easy to guess: {}; use a longer phrase of unrelated words",
+                warning.to_string().trim_end_matches('.').to_lowercase()
+            ),
+            None => "is too easy to guess; use a longer phrase of unrelated words".into(),
+        },
+    )
 }
 
 /// A new password needs at least 10^8 guesses: an online attacker, throttled, never gets there,
 /// and it is zxcvbn's bar for "safely unguessable".
-const MIN_LOG10_GUESSES: f64 = 8.0;
+const MIN_GUESSES: u64 = 100_000_000;
 
 /// The body of POST /api/users/register, before validation.
 #[derive(Debug, Deserialize)]
