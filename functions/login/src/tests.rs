@@ -158,7 +158,7 @@ async fn a_burst_of_concurrent_wrong_guesses_gets_exactly_the_allowance(db: PgPo
     testing::create_user(&db, "ada", PASSWORD).await;
 
     // Sixteen handler invocations at once, as sixteen Lambda instances would run them.
-    let attempts = (0..16)
+    let attempts: Vec<_> = (0..16)
         .map(|_| login_from(&state, ATTACKER, json!({"login": "ada", "password": WRONG})))
         .collect();
     let statuses: Vec<u16> = testing::join_all(attempts)
