@@ -16,8 +16,8 @@ use crate::secrets::Secrets;
 pub struct DatabaseConfig {
     pub connect: PgConnectOptions,
     pub pool: PoolConfig,
-    /// `DATABASE_POOLER=transaction`: a transaction-mode pooler (RDS Proxy, PgBouncer) sits
-    /// between the functions and PostgreSQL (`db::Db` says what changes).
+    /// A transaction-mode pooler (RDS Proxy, PgBouncer) may sit between the functions and
+    /// PostgreSQL (`db::Db` says what changes): unless `DATABASE_POOLER=none` says otherwise.
     pub behind_pooler: bool,
     /// The secret the password came from (`DATABASE_SECRET_ARN`), read again after a rotation.
     pub secret_arn: Option<String>,
@@ -109,7 +109,12 @@ impl DatabaseConfig {
         // No `options` startup parameter (a `statement_timeout`, say): transaction-mode poolers
         // and RDS Proxy refuse the connection. The API's timeout is a setting of its database
         // role instead, which `migrate` provisions.
-        let behind_pooler = match env.get("DATABASE_POOLER").unwrap_or("none") {
+        // Unset means "a pooler may be in between": every statement unnamed and in its own
+        // transaction, which is correct behind a transaction-mode pooler and directly alike. A
+        // deployment that knows it connects directly says `none` and gets cached, named
+        // statements: the template, `make dev` and the bench do. The reverse default let one
+        // client's Bind reach another client's statement through PgBouncer.
+        let behind_pooler = match env.get("DATABASE_POOLER").unwrap_or("transaction") {
             "none" => false,
             "transaction" => true,
             _ => {
@@ -542,6 +547,21 @@ mod tests {
             .unwrap();
         assert_eq!(config.connect.get_options(), None);
         assert_eq!(config.connect.get_application_name(), Some("taskapi"));
+    }
+
+    #[tokio::test]
+    async fn without_a_pooler_setting_statements_are_safe_behind_a_pooler() {
+        let load = |pooler: Option<&'static str>| async move {
+            let mut pairs = vec![("DATABASE_URL", "postgres://app@db.internal/tasks")];
+            pairs.extend(pooler.map(|value| ("DATABASE_POOLER", value)));
+            let env = Env::from_pairs(pairs);
+            DatabaseConfig::load(&env, &Secrets::new(&env)).await
+        };
+
+        assert!(load(None).await.unwrap().behind_pooler, "unset");
+        assert!(load(Some("transaction")).await.unwrap().behind_pooler);
+        assert!(!load(Some("none")).await.unwrap().behind_pooler);
+        assert!(load(Some("session")).await.is_err());
     }
 
     #[tokio::test]

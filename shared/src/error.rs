@@ -269,9 +269,10 @@ impl Problem {
         body.extend(self.extensions);
         let mut response = Response::new(Body::Text(Value::Object(body).to_string()));
         *response.status_mut() = self.status;
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        // An error may describe the caller's account or session: no cache keeps it either.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     }
 }
@@ -323,6 +324,26 @@ mod tests {
         assert_eq!(body["status"], 422);
         assert_eq!(body["errors"]["username"].as_array().unwrap().len(), 2);
         assert_eq!(body["errors"]["email"][0], "is not an address");
+    }
+
+    #[test]
+    fn every_problem_forbids_caching() {
+        for error in [
+            ApiError::BadRequest("x".into()),
+            ApiError::NotFound,
+            ApiError::TooManyRequests {
+                retry_after_secs: 3,
+            },
+            ApiError::internal("boom"),
+        ] {
+            let response = error.into_response();
+            assert_eq!(
+                response.headers()[header::CACHE_CONTROL],
+                "no-store",
+                "{}",
+                response.status()
+            );
+        }
     }
 
     #[test]

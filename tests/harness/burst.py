@@ -80,7 +80,7 @@ def main():
     log_dir.mkdir(parents=True, exist_ok=True)
     problems = []
     with open(log_dir / "direct.log", "w") as log:
-        statuses, unanswered, bare_503, slowest = burst("direct, max_connections 50", instances, {"DATABASE_URL": direct_url}, log)
+        statuses, unanswered, bare_503, slowest = burst("direct, max_connections 50", instances, {"DATABASE_URL": direct_url, "DATABASE_POOLER": "none"}, log)
     if unanswered:
         problems.append(f"direct: {unanswered} instances did not answer within {HANG_S:.0f} s")
     if slowest > ACQUIRE_TIMEOUT_S + 1.0:

@@ -26,8 +26,9 @@ reachable() {
 }
 
 if [ -n "${DATABASE_URL:-}" ] && reachable "$DATABASE_URL"; then
-  # The functions use DATABASE_URL (behind a transaction-mode pooler, set DATABASE_POOLER=
-  # transaction too); migrations need a session connection and use MIGRATION_DATABASE_URL.
+  # The functions use DATABASE_URL (unless DATABASE_POOLER=none says it is a direct
+  # connection, they assume a transaction-mode pooler may be in between); migrations need a
+  # session connection and use MIGRATION_DATABASE_URL.
   MIGRATION_DATABASE_URL=${MIGRATION_DATABASE_URL:-$DATABASE_URL}
   reachable "$MIGRATION_DATABASE_URL" || die "MIGRATION_DATABASE_URL does not answer"
   say "using DATABASE_URL"
@@ -39,6 +40,8 @@ else
   MIGRATION_DATABASE_URL=$(bash tests/harness/postgres.sh start)
   eval "$(bash tests/harness/postgres.sh app-role | sed 's/^/export /')"
   DATABASE_URL=$APP_DATABASE_URL
+  # The local cluster, with nothing in between: named, cached statements.
+  export DATABASE_POOLER=${DATABASE_POOLER:-none}
 fi
 export DATABASE_URL MIGRATION_DATABASE_URL
 

@@ -64,7 +64,7 @@ else
   cargo build --workspace --bins --locked
   port=$(free_port 9100)
   # Functions log at TRACE, so the log check below covers every line they could write.
-  DATABASE_URL=$APP_DATABASE_URL bash tests/harness/watch.sh start "$port" --env-var RUST_LOG=trace
+  DATABASE_URL=$APP_DATABASE_URL DATABASE_POOLER=none bash tests/harness/watch.sh start "$port" --env-var RUST_LOG=trace
   export API_BASE_URL="http://127.0.0.1:$port"
   cargo test -p api-tests --locked
 
@@ -86,13 +86,14 @@ else
     die "a function panicked (lines above)"
   fi
 
-  say "black-box tests again, the functions behind PgBouncer in transaction mode (as behind RDS Proxy)"
+  say "black-box tests again, the functions behind PgBouncer in transaction mode (as behind RDS Proxy), DATABASE_POOLER unset"
   bash tests/harness/watch.sh stop
   pooled_url=$(bash tests/harness/pgbouncer.sh start "$APP_DATABASE_USERNAME" "$APP_DATABASE_PASSWORD")
   # Migrations need a session connection (an advisory lock): they go directly, as
   # MIGRATION_DATABASE_URL says; the functions go through the pooler.
   MIGRATION_DATABASE_URL=$DATABASE_URL DATABASE_URL=$pooled_url bash tests/harness/migrate.sh
-  DATABASE_URL=$pooled_url DATABASE_POOLER=transaction bash tests/harness/watch.sh start "$port"
+  # Unset, as a new user would leave it: the default must be safe behind a pooler.
+  env -u DATABASE_POOLER DATABASE_URL=$pooled_url bash tests/harness/watch.sh start "$port"
   cargo test -p api-tests --locked
   bash tests/harness/watch.sh stop
   bash tests/harness/pgbouncer.sh stop

@@ -4,7 +4,8 @@
 //! The attempt is charged to the login throttle (`shared::auth::throttle`) before the password is
 //! checked, so no burst gets more guesses than the allowance. An unknown account and a wrong
 //! password give the same 401, after the same bcrypt work (a dummy hash of the configured cost).
-//! A hash of another cost is re-hashed at the next successful login.
+//! A hash of another cost is re-hashed at the next successful login. The session opens only if
+//! the hash it checked is still the account's: a password change that commits meanwhile wins.
 
 use lambda_http::Request;
 use shared::ApiError;
@@ -89,6 +90,7 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
     let opened = session::open_after_login(
         &state.db,
         account.id,
+        account.password_version,
         &origin,
         &refresh,
         &state.sessions,
@@ -96,6 +98,15 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
         &metadata,
     )
     .await?;
+    // The password changed while this login checked the old one: as for a wrong password.
+    let Some(opened) = opened else {
+        let event = AuditEvent::new("auth.login_failure", "user", Some(account.id))
+            .with("reason", "password_changed")
+            .from_request(&request);
+        audit::store::record(&state.db, event).await?;
+        tracing::info!(outcome = "failure", reason = "password_changed", "login");
+        return Err(invalid_credentials());
+    };
     tracing::info!(outcome = "success", user_id = %account.id, session_id = %opened.session_id, rehashed = rehashed.is_some(), "login");
     session::token_response(&state.keys, &opened, &refresh)
 }

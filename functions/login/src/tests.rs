@@ -417,3 +417,155 @@ async fn no_audit_row_or_response_carries_the_password_or_a_token(db: PgPool) {
     }
     assert!(!String::from_utf8_lossy(success.body()).contains("password_hash"));
 }
+
+/// Many logins with the old password race one password change; stored at `stored_cost`, each
+/// successful login also re-hashes when that differs from the configured cost. Returns (logins,
+/// successes, logins refused after checking the old hash, sessions left standing but the
+/// changer's).
+async fn logins_racing_a_password_change(
+    db: &PgPool,
+    stored_cost: u32,
+) -> (usize, usize, i64, i64) {
+    use secrecy::SecretString;
+    use shared::auth::password::{MIN_COST, hash_password};
+    const NEW: &str = "violet rivers hum beneath paper lanterns";
+    const LOGINS: usize = 16;
+
+    let state = testing::credentials_state(db.clone());
+    let name = format!("racer{stored_cost}");
+    let user = testing::create_user(db, &name, PASSWORD).await;
+    let old_hash = hash_password(SecretString::from(PASSWORD), stored_cost)
+        .await
+        .unwrap();
+    sqlx::query("update users set password_hash = $2 where id = $1")
+        .bind(user.id)
+        .bind(&old_hash)
+        .execute(db)
+        .await
+        .unwrap();
+    let changer = testing::open_session(db, user.id).await;
+    let new_hash = hash_password(SecretString::from(NEW), MIN_COST)
+        .await
+        .unwrap();
+
+    // The logins start a few milliseconds apart, as many Lambda instances would.
+    let logins: Vec<_> = (0..LOGINS)
+        .map(|i| {
+            let (state, name) = (&state, name.clone());
+            async move {
+                tokio::time::sleep(std::time::Duration::from_millis(8 * i as u64)).await;
+                login_from(
+                    state,
+                    &format!("198.51.100.{}", 100 + i),
+                    json!({"login": name, "password": PASSWORD}),
+                )
+                .await
+            }
+        })
+        .collect();
+    // The change comes once a few logins have opened their sessions, while the rest are still
+    // checking the old password.
+    let change = async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            let opened: i64 =
+                sqlx::query_scalar("select count(*) from sessions where user_id = $1 and id <> $2")
+                    .bind(user.id)
+                    .bind(changer.session_id)
+                    .fetch_one(db)
+                    .await
+                    .unwrap();
+            if opened >= 3 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        shared::users::store::change_password(&state.db, changer, &new_hash, &json!({}))
+            .await
+            .unwrap()
+    };
+    let (responses, changed) = tokio::join!(testing::join_all(logins), change);
+    assert!(changed);
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+
+    let successes: Vec<uuid::Uuid> = responses
+        .iter()
+        .filter(|r| r.status() == 200)
+        .map(|r| {
+            let token = body_json(r)["access_token"].as_str().unwrap().to_owned();
+            testing::token_keys().verify(&token).unwrap().sid
+        })
+        .collect();
+    for status in &statuses {
+        assert!([200, 401, 429].contains(status), "{statuses:?}");
+    }
+    for sid in &successes {
+        let live: bool = sqlx::query_scalar("select session_is_live($1, $2)")
+            .bind(sid)
+            .bind(user.id)
+            .fetch_one(db)
+            .await
+            .unwrap();
+        assert!(
+            !live,
+            "a session opened with the old password survived the change"
+        );
+    }
+    let standing: i64 = sqlx::query_scalar(
+        "select count(*) from sessions s where s.user_id = $1 and s.id <> $2 \
+         and session_is_live(s.id, s.user_id)",
+    )
+    .bind(user.id)
+    .bind(changer.session_id)
+    .fetch_one(db)
+    .await
+    .unwrap();
+    let changer_live: bool = sqlx::query_scalar("select session_is_live($1, $2)")
+        .bind(changer.session_id)
+        .bind(user.id)
+        .fetch_one(db)
+        .await
+        .unwrap();
+    assert!(changer_live, "the changer keeps their session");
+    // No login's re-hash wrote the old password back over the new one.
+    let stored: String = sqlx::query_scalar("select password_hash from users where id = $1")
+        .bind(user.id)
+        .fetch_one(db)
+        .await
+        .unwrap();
+    assert!(
+        bcrypt::verify(NEW, &stored).unwrap(),
+        "the new password stands"
+    );
+    let after = login_from(&state, "192.0.2.1", json!({"login": name, "password": NEW})).await;
+    assert_eq!(after.status(), 200);
+    let overtaken: i64 = sqlx::query_scalar(
+        "select count(*) from audit_logs where entity_id = $1 and action = 'auth.login_failure' \
+         and metadata->>'reason' = 'password_changed'",
+    )
+    .bind(user.id)
+    .fetch_one(db)
+    .await
+    .unwrap();
+    (LOGINS, successes.len(), overtaken, standing)
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_password_change_wins_against_every_racing_login(db: PgPool) {
+    use shared::auth::password::MIN_COST;
+    // The same cost as configured (no re-hash), then another cost (every success re-hashes).
+    for stored_cost in [MIN_COST, MIN_COST + 1] {
+        let (logins, successes, overtaken, standing) =
+            logins_racing_a_password_change(&db, stored_cost).await;
+        eprintln!(
+            "cost {stored_cost}: {logins} logins raced one password change: {successes} opened a \
+             session, {overtaken} checked the old hash and were refused, {standing} of the \
+             sessions still stand"
+        );
+        assert!(
+            successes >= 3,
+            "the change came after some logins: {successes}"
+        );
+        assert_eq!(standing, 0);
+    }
+}

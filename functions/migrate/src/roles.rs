@@ -1,9 +1,11 @@
 //! The API functions' database role, provisioned by every deploy after the migrations: created
 //! if missing, its password set from its secret, and DML rights on the tables granted. It owns
 //! nothing and may create nothing (PostgreSQL 15+ gives `public` no CREATE), may not touch the
-//! migrations table, and may only read the status transition table. Its statement timeout is
-//! a setting of the role, not a startup option a pooler would refuse.
+//! migrations table, may only read the status transition table, and may only add to the audit
+//! trail (insert and select on `audit_logs`). Its statement timeout is a setting of the role, not
+//! a startup option a pooler would refuse. Its password is sent as a SCRAM verifier.
 
+use postgres_protocol::password;
 use secrecy::ExposeSecret;
 use shared::config::AppRoleConfig;
 use sqlx::PgPool;
@@ -20,18 +22,21 @@ pub async fn provision(pool: &PgPool, role: &AppRoleConfig) -> Result<(), sqlx::
         "select unnest(array_remove(array[ \
              case when not exists (select 1 from pg_roles where rolname = $1) \
                   then format('create role %I', $1) end, \
-             format('alter role %I with login password %L', $1, $2), \
+             format('alter role %I with login password %L', $1, $2::text), \
              format('alter role %I set statement_timeout = %L', $1, $3 || 'ms'), \
              format('grant connect on database %I to %I', current_database(), $1), \
              format('grant usage on schema public to %I', $1), \
              format('grant select, insert, update, delete on all tables in schema public to %I', $1), \
              format('grant usage, select on all sequences in schema public to %I', $1), \
              format('revoke all on table _sqlx_migrations from %I', $1), \
-             format('revoke insert, update, delete, truncate on table task_status_transitions from %I', $1) \
+             format('revoke insert, update, delete, truncate on table task_status_transitions from %I', $1), \
+             format('revoke update, delete, truncate on table audit_logs from %I', $1) \
          ], null))",
     )
     .bind(&role.username)
-    .bind(role.password.expose_secret())
+    // A SCRAM verifier computed here, not the password: PostgreSQL stores a verifier as given,
+    // and the plaintext never reaches the server, its statement log or pg_stat_statements.
+    .bind(password::scram_sha_256(role.password.expose_secret().as_bytes()))
     .bind(role.statement_timeout.as_millis().to_string())
     .fetch_all(&mut *tx)
     .await?;

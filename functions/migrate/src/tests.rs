@@ -137,6 +137,10 @@ async fn the_app_role_gets_dml_on_the_tables_and_nothing_more(db: PgPool) {
         "drop table audit_logs",
         "delete from _sqlx_migrations",
         "insert into task_status_transitions values ('completed', 'pending')",
+        // The audit trail is append-only for the API.
+        "update audit_logs set action = 'user.rewritten'",
+        "delete from audit_logs",
+        "truncate audit_logs",
     ] {
         let err = sqlx::raw_sql(forbidden).execute(&app).await.unwrap_err();
         assert_eq!(
@@ -145,4 +149,28 @@ async fn the_app_role_gets_dml_on_the_tables_and_nothing_more(db: PgPool) {
             "{forbidden}: {err}"
         );
     }
+
+    // Deleting the account still keeps its audit rows, the actor set to null: the foreign key's
+    // action runs as the table's owner, not as the app role.
+    sqlx::query("delete from users where id = $1")
+        .bind(user)
+        .execute(&app)
+        .await
+        .unwrap();
+    let orphaned: Option<uuid::Uuid> =
+        sqlx::query_scalar("select actor_id from audit_logs where action = 'user.test'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(orphaned, None);
+
+    // The server holds a SCRAM verifier, which migrate computed: the statement that set it never
+    // carried the password itself.
+    let stored: String = sqlx::query_scalar("select rolpassword from pg_authid where rolname = $1")
+        .bind(&role.username)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(stored.starts_with("SCRAM-SHA-256$4096:"), "{stored}");
+    assert!(!stored.contains("a-test-password-for-the-role"));
 }

@@ -21,6 +21,7 @@ async fn logged_in(db: &PgPool) -> (shared::auth::Caller, String) {
     let opened = session::open_after_login(
         db,
         user.id,
+        1,
         &session::Origin {
             source_ip: Some("203.0.113.7".into()),
             user_agent: None,
@@ -31,6 +32,7 @@ async fn logged_in(db: &PgPool) -> (shared::auth::Caller, String) {
         &json!({}),
     )
     .await
+    .unwrap()
     .unwrap();
     let caller = shared::auth::Caller {
         user_id: user.id,

@@ -93,35 +93,47 @@ pub struct Opened {
     pub refresh_expires_at: DateTime<Utc>,
 }
 
-/// The statement a successful login makes: clears the throttle of the account at this address
-/// and its failure count, remembers the address, re-hashes the password when its cost changed,
-/// opens the session with its first refresh token, and writes the audit row.
+/// The statement a successful login makes, if the password it verified is still the account's
+/// (`password_version` as read with the hash; `None` when a password change came first: the
+/// login fails as with a wrong password): clears the throttle of the account at this address
+/// and its failure count, remembers the address, re-hashes the password when its cost changed
+/// (only while it is that same password), opens the session under that password version with
+/// its first refresh token, and writes the audit row. The account's row is locked, so a change
+/// that commits after this statement moves the version past the new session, which then ends.
+#[allow(clippy::too_many_arguments)]
 pub async fn open_after_login(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
+    password_version: i32,
     origin: &Origin,
     refresh: &RefreshToken,
     lifetimes: &SessionConfig,
     rehashed_password: Option<&str>,
     audit_metadata: &Value,
-) -> Result<Opened, StoreError> {
+) -> Result<Option<Opened>, StoreError> {
     sqlx::query_as(
-        "with cleared as ( \
-             delete from login_throttles where subject = $1::text and source_ip = $2::inet), \
+        "with verified as ( \
+             select id, password_version from users where id = $1 and password_version = $9 \
+             for update), \
+         cleared as ( \
+             delete from login_throttles \
+             where subject = $1::text and source_ip = $2::inet and exists (select 1 from verified)), \
          account as ( \
              update users set failed_login_count = 0, last_failed_login_at = null, \
-                              password_hash = coalesce($7, password_hash) \
-             where id = $1 returning id), \
+                              password_hash = coalesce($7, users.password_hash) \
+             from verified where users.id = verified.id returning users.id), \
          address as ( \
              insert into login_known_addresses (user_id, source_ip, last_success_at) \
-             select $1, $2::inet, now() where $2 is not null \
+             select id, $2::inet, now() from verified where $2 is not null \
              on conflict (user_id, source_ip) do update set last_success_at = now()), \
          budget as ( \
              update login_address_budgets set failures = greatest(failures - 1, 0) \
-             where source_ip = $2::inet and window_start = date_bin('10 minutes', now(), timestamptz 'epoch')), \
+             where source_ip = $2::inet and window_start = date_bin('10 minutes', now(), timestamptz 'epoch') \
+               and exists (select 1 from verified)), \
          session as ( \
-             insert into sessions (user_id, expires_at, user_agent, source_ip) \
-             select id, now() + $5 * interval '1 second', left($3, 512), $2::inet from account \
+             insert into sessions (user_id, expires_at, user_agent, source_ip, password_version) \
+             select id, now() + $5 * interval '1 second', left($3, 512), $2::inet, password_version \
+             from verified \
              returning id, user_id, expires_at), \
          token as ( \
              insert into refresh_tokens (token_hash, session_id) select $4, id from session), \
@@ -141,7 +153,8 @@ pub async fn open_after_login(
     .bind(lifetimes.refresh_idle.as_secs_f64())
     .bind(rehashed_password)
     .bind(audit_metadata)
-    .fetch_one(db)
+    .bind(password_version)
+    .fetch_optional(db)
     .await
     .during("sessions.open_after_login")
 }
@@ -159,7 +172,8 @@ pub enum Refreshed {
 
 /// Spends a refresh token and stores its successor, in one statement. The token's row is locked,
 /// so of two concurrent refreshes with one token, the second sees it spent and revokes the
-/// session, as any reuse does.
+/// session, as any reuse does. A session opened under an older password version does not
+/// refresh; one that a concurrent password change overtakes keeps its old version and ends.
 pub async fn refresh(
     db: &Db,
     presented: &str,
@@ -178,8 +192,10 @@ pub async fn refresh(
         "with presented as ( \
              select t.token_hash, t.session_id, t.used_at, s.user_id, \
                     s.revoked_at is null and s.expires_at > now() \
-                        and s.last_used_at > now() - $3 * interval '1 second' as usable \
+                        and s.last_used_at > now() - $3 * interval '1 second' \
+                        and s.password_version = u.password_version as usable \
              from refresh_tokens t join sessions s on s.id = t.session_id \
+                  join users u on u.id = s.user_id \
              where t.token_hash = $1 \
              for update of t, s), \
          reused as ( \

@@ -31,12 +31,27 @@ use crate::db::{Operation, StoreError};
 use crate::error::ApiError;
 
 /// The account a password is checked against.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(sqlx::FromRow)]
 pub struct Account {
     pub id: Uuid,
     pub password_hash: String,
+    /// The version of the password that hash belongs to (moved on by every password change).
+    pub password_version: i32,
     pub username: String,
     pub email: String,
+}
+
+/// Without the password hash: a `{:?}` in a log line must not carry it.
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("password_hash", &"<redacted>")
+            .field("password_version", &self.password_version)
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .finish()
+    }
 }
 
 /// What charging an attempt decided.
@@ -62,6 +77,7 @@ pub struct Attempt {
 struct Row {
     id: Option<Uuid>,
     password_hash: Option<String>,
+    password_version: Option<i32>,
     username: Option<String>,
     email: Option<String>,
     locked_down: bool,
@@ -103,7 +119,8 @@ async fn charge(
     let attempt = Uuid::new_v4();
     let row: Row = sqlx::query_as(
         "with account as ( \
-             select id, password_hash, username, email, failed_login_count, last_failed_login_at \
+             select id, password_hash, password_version, username, email, failed_login_count, \
+                    last_failed_login_at \
              from users \
              where case when $2::uuid is null then lower(username) = $1 or email = $1 \
                         else id = $2 and session_is_live($3, $2) end), \
@@ -147,7 +164,7 @@ async fn charge(
              update users set failed_login_count = failed_login_count + 1, \
                               last_failed_login_at = now() \
              from throttle where users.id = (select id from account) and throttle.allowed) \
-         select a.id, a.password_hash, a.username, a.email, \
+         select a.id, a.password_hash, a.password_version, a.username, a.email, \
                 exists (select 1 from lockdown) as locked_down, \
                 (select allowed from budget) as address_allowed, \
                 (select allowed from throttle) as throttle_allowed, \
@@ -175,13 +192,22 @@ async fn charge(
     .await
     .during("throttle.charge")?;
 
-    let account = match (row.id, row.password_hash, row.username, row.email) {
-        (Some(id), Some(password_hash), Some(username), Some(email)) => Some(Account {
-            id,
-            password_hash,
-            username,
-            email,
-        }),
+    let account = match (
+        row.id,
+        row.password_hash,
+        row.password_version,
+        row.username,
+        row.email,
+    ) {
+        (Some(id), Some(password_hash), Some(password_version), Some(username), Some(email)) => {
+            Some(Account {
+                id,
+                password_hash,
+                password_version,
+                username,
+                email,
+            })
+        }
         _ => None,
     };
     let retry_after_secs = u64::try_from(row.retry_after_secs.unwrap_or(1))
@@ -257,5 +283,26 @@ pub async fn verify_caller_password(
                 detail: "the password is wrong",
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_prints_without_its_password_hash() {
+        let account = Account {
+            id: Uuid::nil(),
+            password_hash: "$2b$12$abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQ".into(),
+            password_version: 1,
+            username: "ada".into(),
+            email: "ada@example.com".into(),
+        };
+
+        let printed = format!("{account:?}");
+
+        assert!(!printed.contains("$2b$"), "{printed}");
+        assert!(printed.contains("ada@example.com"), "{printed}");
     }
 }

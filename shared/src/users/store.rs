@@ -50,9 +50,10 @@ pub async fn create(
     .during("users.create")
 }
 
-/// Sets the caller's new password hash, ends every other session of the account, clears its
-/// login throttle, and writes the `user.password_change` audit row, in one statement, if the
-/// caller's session still stands (`false` otherwise).
+/// Sets the caller's new password hash, ends every other session of the account (and moves the
+/// password version on, which ends a session a racing login opens with the old password, too),
+/// clears its login throttle, and writes the `user.password_change` audit row, in one statement,
+/// if the caller's session still stands (`false` otherwise).
 pub async fn change_password(
     db: impl PgExecutor<'_>,
     caller: Caller,
@@ -61,8 +62,12 @@ pub async fn change_password(
 ) -> Result<bool, StoreError> {
     sqlx::query_scalar(
         "with account as ( \
-             update users set password_hash = $3, failed_login_count = 0, last_failed_login_at = null \
-             where id = $1 and session_is_live($2, $1) returning id), \
+             update users set password_hash = $3, failed_login_count = 0, last_failed_login_at = null, \
+                              password_version = password_version + 1 \
+             where id = $1 and session_is_live($2, $1) returning id, password_version), \
+         mine as ( \
+             update sessions s set password_version = account.password_version \
+             from account where s.id = $2), \
          others as ( \
              update sessions s set revoked_at = now(), revoked_reason = 'password_changed' \
              from account where s.user_id = account.id and s.id <> $2 and s.revoked_at is null \

@@ -225,6 +225,8 @@ fn lambda_process(function: &str, binary: &Path, api: &RuntimeApi) -> tokio::pro
         .env("_HANDLER", "bootstrap")
         .env("TZ", ":UTC")
         .env("BCRYPT_COST", BCRYPT_COST.to_string())
+        // Straight to PostgreSQL, as in the template's default mode.
+        .env("DATABASE_POOLER", "none")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
