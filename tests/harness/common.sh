@@ -68,6 +68,19 @@ server_dir() {
   echo "$base"
 }
 
+# For make deploy / destroy: sets `stack` (STACK, default taskapi), `sam` and `aws` (SAM_CLI and
+# AWS_CLI, else the pinned ones, installed on first use) and `region` (AWS_REGION, else the AWS
+# configuration's), or stops saying what to set.
+aws_target() {
+  stack=${STACK:-taskapi}
+  sam=${SAM_CLI:-}
+  aws=${AWS_CLI:-}
+  if [ -z "$sam" ]; then bash "$ROOT/tests/harness/tools.sh" sam; sam=$VENV/bin/sam; fi
+  if [ -z "$aws" ]; then bash "$ROOT/tests/harness/tools.sh" awscli; aws=$AWS_VENV/bin/aws; fi
+  region=${AWS_REGION:-${AWS_DEFAULT_REGION:-$("$aws" configure get region 2>/dev/null || true)}}
+  [ -n "$region" ] || die "no AWS region: set AWS_REGION, or a region in your AWS configuration (aws configure)"
+}
+
 # Runs a server program (initdb, postgres, pgbouncer refuse root) as the postgres user when root.
 as_owner() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi

@@ -9,16 +9,10 @@
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
-stack=${STACK:-taskapi}
-sam=${SAM_CLI:-}
-aws=${AWS_CLI:-}
-if [ -z "$sam" ]; then bash tests/harness/tools.sh sam; sam=$VENV/bin/sam; fi
-if [ -z "$aws" ]; then bash tests/harness/tools.sh awscli; aws=$AWS_VENV/bin/aws; fi
+aws_target
 # cargo-lambda and zig for the build.
 export PATH="$PATH:$VENV/bin"
 
-region=${AWS_REGION:-${AWS_DEFAULT_REGION:-$("$aws" configure get region 2>/dev/null || true)}}
-[ -n "$region" ] || die "no AWS region: set AWS_REGION, or a region in your AWS configuration (aws configure)"
 err=$(mktemp)
 trap 'rm -f "$err"' EXIT
 "$aws" sts get-caller-identity --region "$region" --query Account --output text >/dev/null 2>"$err" \
