@@ -82,7 +82,7 @@ pub async fn handle(state: &State, event: RotationEvent) -> Result<(), BoxError>
                 .await?;
         }
         Step::SetSecret => {
-            let pending = pending(state, app_arn, token).await?;
+            let pending = pending(state, app_arn, token, labels).await?;
             let master = DatabaseConfig::load(&state.env, secrets).await?;
             let pool = migration_pool(
                 master.connect,
@@ -94,7 +94,7 @@ pub async fn handle(state: &State, event: RotationEvent) -> Result<(), BoxError>
             pool.close().await;
         }
         Step::TestSecret => {
-            let pending = pending(state, app_arn, token).await?;
+            let pending = pending(state, app_arn, token, labels).await?;
             let master = DatabaseConfig::load(&state.env, secrets).await?;
             let options = master
                 .connect
@@ -117,12 +117,14 @@ pub async fn handle(state: &State, event: RotationEvent) -> Result<(), BoxError>
 }
 
 /// The pending version of the rotation `token`, as the role to provision.
-async fn pending(state: &State, arn: &str, token: &str) -> Result<AppRoleConfig, BoxError> {
-    let stages = state.secrets.stages(arn).await?;
-    if !stages
-        .get(token)
-        .is_some_and(|l| l.iter().any(|s| s == PENDING))
-    {
+/// `labels`: the version's staging labels, as the step read them.
+async fn pending(
+    state: &State,
+    arn: &str,
+    token: &str,
+    labels: Option<&Vec<String>>,
+) -> Result<AppRoleConfig, BoxError> {
+    if !labels.is_some_and(|l| l.iter().any(|s| s == PENDING)) {
         return Err(format!("version {token} is not pending").into());
     }
     let value = state
