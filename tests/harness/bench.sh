@@ -17,18 +17,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# FUNCTIONS="me tasks-get" builds and measures only those (a release build of every function
-# takes many minutes).
+# The bootstraps exactly as they deploy (build.sh, the command `sam build` runs). FUNCTIONS="me
+# tasks-get" builds and measures only those (a release build of every function takes many
+# minutes).
+selected=()
 if [ -n "${FUNCTIONS:-}" ]; then
   read -r -a selected <<<"${FUNCTIONS//,/ }"
-  packages=()
-  for f in "${selected[@]}"; do packages+=(-p "$f"); done
   export BENCH_FUNCTIONS=$(IFS=,; echo "${selected[*]}")
-else
-  packages=(--workspace --exclude api-tests --exclude lambda-bench --exclude shared)
 fi
-say "cargo lambda build --release ${packages[*]}"
-cargo lambda build --release --locked "${packages[@]}"
+bash tests/harness/build.sh x86_64 "${selected[@]}"
 for dir in target/lambda/*/; do
   (cd "$dir" && rm -f bootstrap.zip && python3 -m zipfile -c bootstrap.zip bootstrap)
 done

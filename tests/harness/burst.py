@@ -3,7 +3,7 @@
 Usage: burst.py INSTANCES DIRECT_URL POOLED_URL   (environment: JWT_SECRET, BURST_TOKEN)
 
 Each instance is its own process of the `me` binary, as Lambda runs it, under one local Runtime
-API (`runtime_api.py`, the one every Python harness uses) that holds the requests until all
+API (`local-runtime`, the one every harness uses) that holds the requests until all
 instances are waiting, then releases them together. Against PostgreSQL directly (max_connections = 50) the instances that find no
 connection must answer 503 with Retry-After within the pool's acquire timeout, none 500, none
 hang; through PgBouncer in transaction mode every instance must succeed.

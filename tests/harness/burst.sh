@@ -17,7 +17,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-cargo build --quiet --locked -p me -p migrate
+cargo build --quiet --locked -p me -p migrate -p local-runtime
 bash tests/harness/postgres.sh status || started_db=1
 url=$(bash tests/harness/postgres.sh start)
 # The instances connect as the app role, as in AWS: not a superuser, so the 3 connections

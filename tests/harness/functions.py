@@ -1,7 +1,9 @@
 """The functions of template.yaml, for the shell scripts.
 
   functions.py binaries            every function's binary name
-  functions.py build-command ARCH  the one `cargo lambda build` that builds them all for ARCH
+  functions.py build-command ARCH [NAME ...]
+                                   the one `cargo lambda build` that builds them all for ARCH
+                                   (or only the functions NAME ...)
   functions.py deploy-template OUT the template with each function's CodeUri at its built
                                    bootstrap folder (target/lambda/<name>), ready for `sam deploy`
 """
@@ -46,7 +48,11 @@ def main():
             print(resource["Metadata"]["BuildProperties"]["Binary"])
     elif sys.argv[1] == "build-command":
         binaries = [r["Metadata"]["BuildProperties"]["Binary"] for r in functions(t)]
-        print("\n".join(build_command(sys.argv[2], binaries)))
+        unknown = set(sys.argv[3:]) - set(binaries)
+        if unknown:
+            raise SystemExit(f"no function named {', '.join(sorted(unknown))} in template.yaml")
+        chosen = [b for b in binaries if b in sys.argv[3:]] if sys.argv[3:] else binaries
+        print("\n".join(build_command(sys.argv[2], chosen)))
     elif sys.argv[1] == "deploy-template":
         # The bootstraps are built already (build.sh); `sam deploy` zips each folder. The build
         # metadata is for `sam build` only.

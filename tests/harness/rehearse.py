@@ -10,7 +10,7 @@ repository did not write wherever one exists.
    what the code and the README need.
 2. The release bootstraps that deploy (target/lambda/<name>/bootstrap, built as `sam build`
    builds them), run as Lambda runs them: a process with the environment the rendered template
-   gives it, at a local Lambda Runtime API (`runtime_api.py`). Secrets come from the Secrets
+   gives it, at the local Lambda Runtime API every harness uses (`local-runtime`, through `runtime_api.py`). Secrets come from the Secrets
    Manager emulator (moto); the database is a PostgreSQL cluster of its own that trusts nobody:
    every role logs in with its password (SCRAM) over TLS. `migrate` answers CloudFormation's
    Create, Update and Delete events and Secrets Manager's four rotation steps; every route is
@@ -612,7 +612,9 @@ def run_functions(cfn, mode, admin_url, ca_pem, log_dir):
     started = []
 
     def start(binary, env):
-        function = Function(bootstrap(binary), env, log_dir / f"{mode}-{binary}.log")
+        # Lambda's default memory is 128 MB.
+        memory = int(rendered["Resources"][by_binary[binary]]["Properties"].get("MemorySize", 128))
+        function = Function(bootstrap(binary), env, log_dir / f"{mode}-{binary}.log", memory=memory)
         started.append(function)
         return function
 

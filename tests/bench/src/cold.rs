@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+use local_runtime::RuntimeApi;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use uuid::Uuid;
 
-use crate::runtime_api::RuntimeApi;
 use crate::workload::{self, Data};
 use crate::{Error, check, lambda_process};
 
@@ -93,7 +93,7 @@ pub async fn start(
     i: usize,
     tls: bool,
 ) -> Result<Duration, Error> {
-    let mut api = RuntimeApi::start().await?;
+    let api = RuntimeApi::start().await?;
     let started = Instant::now();
     let mut child = lambda_process(function, binary, &api)
         .env("AWS_ACCESS_KEY_ID", "bench")

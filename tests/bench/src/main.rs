@@ -15,14 +15,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cold;
-mod runtime_api;
 mod workload;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use runtime_api::{Outcome, RuntimeApi};
+use local_runtime::{Outcome, RuntimeApi, lambda_command};
 use secrecy::SecretString;
 use shared::auth::TokenKeys;
 use shared::config::{JwtSecret, TokenSettings};
@@ -152,7 +151,7 @@ async fn run_function(
     data: &Data,
     n: usize,
 ) -> Result<Row, Error> {
-    let mut api = RuntimeApi::start().await?;
+    let api = RuntimeApi::start().await?;
     let started = std::time::Instant::now();
     let mut child = lambda_process(function, binary, &api)
         .env("DATABASE_URL", database_url)
@@ -202,35 +201,24 @@ async fn run_function(
     })
 }
 
-/// The function's process with the environment Lambda gives it; the caller adds its settings.
+/// The function's process with the environment Lambda gives it (`local_runtime`) and the
+/// bench's settings; the caller adds the rest.
 fn lambda_process(function: &str, binary: &Path, api: &RuntimeApi) -> tokio::process::Command {
     let memory = if function == "register" || function == "login" {
-        "1769"
+        1769
     } else {
-        "256"
+        256
     };
-    let mut command = tokio::process::Command::new(binary);
+    let mut command = lambda_command(binary, function, memory, &api.address());
     command
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", api.address())
-        .env("AWS_LAMBDA_FUNCTION_NAME", function)
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory)
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
-        .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("_HANDLER", "bootstrap")
-        .env("TZ", ":UTC")
         .env("BCRYPT_COST", BCRYPT_COST.to_string())
         // Straight to PostgreSQL, as in the template's default mode.
         .env("DATABASE_POOLER", "none")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
+        .stderr(Stdio::null());
+    let mut command = tokio::process::Command::from(command);
+    command.kill_on_drop(true);
     command
 }
 
