@@ -3,13 +3,19 @@ SHELL := bash
 .DEFAULT_GOAL := help
 PORT ?= 9000
 
-.PHONY: help dev check test fuzz drill bench test-remote lint-template rehearse build deploy deploy-guided destroy migrate db-start db-stop fmt
+.PHONY: help dev maintenance storage check test fuzz drill bench test-remote lint-template rehearse build deploy deploy-guided destroy migrate db-start db-stop fmt
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 dev: ## Serve the whole API locally on http://127.0.0.1:$(PORT) (database, migrations, watch)
 	@PORT=$(PORT) bash tests/harness/dev.sh
+
+maintenance: ## Run the retention function once in the API make dev serves (PORT) and print what it deleted
+	@PORT=$(PORT) bash tests/harness/maintenance.sh
+
+storage: ## Measure the database's storage per million logins, with and without retention
+	@bash tests/harness/storage.sh
 
 check: ## The inner loop (under 2 minutes warm): fmt, clippy, unit tests and template checks, no database
 	@bash tests/harness/check.sh

@@ -230,11 +230,15 @@ fn with_tls(
 /// The database role the API functions connect as, which `migrate` creates or updates on every
 /// deploy: from `APP_DATABASE_SECRET_ARN` (AWS; the stack-generated secret, JSON with username
 /// and password) or `APP_DATABASE_USERNAME` and `APP_DATABASE_PASSWORD` (local).
+#[derive(Clone)]
 pub struct AppRoleConfig {
     pub username: String,
     pub password: SecretString,
     /// The role's `statement_timeout` (`DATABASE_STATEMENT_TIMEOUT_MS`, 10 s).
     pub statement_timeout: Duration,
+    /// How many days of the audit trail the role may prune past (`AUDIT_RETENTION_DAYS`); `None`,
+    /// the default, keeps every row.
+    pub audit_retention_days: Option<i32>,
 }
 
 #[derive(Deserialize)]
@@ -279,6 +283,7 @@ impl AppRoleConfig {
             password,
             statement_timeout: env
                 .duration_ms_or("DATABASE_STATEMENT_TIMEOUT_MS", Duration::from_secs(10))?,
+            audit_retention_days: audit_retention_days(env)?,
         };
         let valid = role.username.len() <= 63
             && role
@@ -302,6 +307,18 @@ impl AppRoleConfig {
         }
         Ok(role)
     }
+}
+
+/// `AUDIT_RETENTION_DAYS`: unset (or empty) keeps every audit row; otherwise at least 1.
+fn audit_retention_days(env: &Env) -> Result<Option<i32>, ConfigError> {
+    let days: i32 = env.parse_or("AUDIT_RETENTION_DAYS", 0)?;
+    if env.get("AUDIT_RETENTION_DAYS").is_some() && days < 1 {
+        return Err(ConfigError::Invalid {
+            name: "AUDIT_RETENTION_DAYS".into(),
+            reason: "must be at least 1 (unset keeps every row)".into(),
+        });
+    }
+    Ok((days > 0).then_some(days))
 }
 
 /// The HMAC key that signs access tokens: at least 32 bytes, never printed.
@@ -426,7 +443,8 @@ impl SessionConfig {
     }
 }
 
-/// The throttle's limits (`LOGIN_ADDRESS_FAILURE_BUDGET` sets the per-address budget).
+/// The throttle's limits (`LOGIN_ADDRESS_FAILURE_BUDGET` sets the per-address budget of failed
+/// logins, `REGISTER_ADDRESS_BUDGET` that of registrations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleConfig {
     pub free_failures: i32,
@@ -435,6 +453,8 @@ pub struct ThrottleConfig {
     pub lockdown_quiet: Duration,
     pub known_address_window: Duration,
     pub address_budget: i32,
+    /// Registrations one source address may make per hour (each costs a bcrypt hash).
+    pub register_budget: i32,
 }
 
 impl ThrottleConfig {
@@ -446,6 +466,13 @@ impl ThrottleConfig {
                 reason: "must be at least 1".into(),
             });
         }
+        let register_budget = env.parse_or("REGISTER_ADDRESS_BUDGET", 20)?;
+        if register_budget < 1 {
+            return Err(ConfigError::Invalid {
+                name: "REGISTER_ADDRESS_BUDGET".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
         Ok(Self {
             free_failures: 5,
             max_lock: Duration::from_secs(15 * 60),
@@ -453,6 +480,34 @@ impl ThrottleConfig {
             lockdown_quiet: Duration::from_secs(24 * 60 * 60),
             known_address_window: Duration::from_secs(30 * 24 * 60 * 60),
             address_budget,
+            register_budget,
+        })
+    }
+}
+
+/// What the maintenance function keeps (`shared::retention` has the whole table): ended
+/// sessions for `SESSION_RETENTION_DAYS` (30), deleted `MAINTENANCE_BATCH_ROWS` (5,000) per
+/// statement. The throttle's rows follow its windows (`ThrottleConfig`); the audit trail follows
+/// the app role's policy (`AppRoleConfig::audit_retention_days`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionConfig {
+    pub ended_sessions: Duration,
+    pub batch_rows: i64,
+}
+
+impl RetentionConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let days: u64 = env.parse_or("SESSION_RETENTION_DAYS", 30)?;
+        let batch_rows: i64 = env.parse_or("MAINTENANCE_BATCH_ROWS", 5_000)?;
+        if !(1..=100_000).contains(&batch_rows) {
+            return Err(ConfigError::Invalid {
+                name: "MAINTENANCE_BATCH_ROWS".into(),
+                reason: "must be from 1 to 100000".into(),
+            });
+        }
+        Ok(Self {
+            ended_sessions: Duration::from_secs(days * 24 * 60 * 60),
+            batch_rows,
         })
     }
 }

@@ -183,16 +183,14 @@ pub fn parse_json<T: DeserializeOwned>(request: &Request, max_bytes: usize) -> R
 }
 
 fn is_json_content_type(value: Option<&HeaderValue>) -> bool {
-    let Some(media_type) = value.and_then(|v| v.to_str().ok()) else {
+    let Some(media_type) = value
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+    else {
         return false;
     };
-    let essence = media_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == JSON || (essence.starts_with("application/") && essence.ends_with("+json"))
+    media_type.type_() == mime::APPLICATION
+        && (media_type.subtype() == mime::JSON || media_type.suffix() == Some(mime::JSON))
 }
 
 /// serde_json's message without its " at line L column C" suffix, which means nothing to a

@@ -18,6 +18,7 @@ pub mod error;
 pub mod http;
 pub mod input;
 pub mod pagination;
+pub mod retention;
 pub mod runtime;
 pub mod secrets;
 pub mod state;

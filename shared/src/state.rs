@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::audit;
 use crate::auth::{Caller, TokenKeys, authenticate_token, ensure_session_live, not_found};
 use crate::config::{
-    ConfigError, DatabaseConfig, Env, HttpConfig, JwtSecret, PasswordConfig, SessionConfig,
-    ThrottleConfig, TokenSettings,
+    ConfigError, DatabaseConfig, Env, HttpConfig, JwtSecret, PasswordConfig, RetentionConfig,
+    SessionConfig, ThrottleConfig, TokenSettings,
 };
 use crate::db::{Db, StoreError};
 use crate::error::ApiError;
@@ -37,6 +37,23 @@ pub struct Database {
 impl Load for Database {
     async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
         Ok(Self {
+            db: database(env, secrets).await?,
+        })
+    }
+}
+
+/// The scheduled function that prunes what has expired (`maintenance`).
+pub struct Maintenance {
+    pub db: Db,
+    pub retention: RetentionConfig,
+    pub throttle: ThrottleConfig,
+}
+
+impl Load for Maintenance {
+    async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
+        Ok(Self {
+            retention: RetentionConfig::from_env(env)?,
+            throttle: ThrottleConfig::from_env(env)?,
             db: database(env, secrets).await?,
         })
     }
@@ -139,11 +156,13 @@ impl Load for Api {
     }
 }
 
-/// A function that creates accounts: it hashes passwords, and issues no token (`register`).
+/// A function that creates accounts: it hashes passwords within each address's budget, and
+/// issues no token (`register`).
 pub struct Signup {
     pub db: Db,
     pub http: HttpConfig,
     pub passwords: PasswordConfig,
+    pub throttle: ThrottleConfig,
 }
 
 impl Load for Signup {
@@ -151,6 +170,7 @@ impl Load for Signup {
         Ok(Self {
             http: HttpConfig::from_env(env)?,
             passwords: PasswordConfig::from_env(env)?,
+            throttle: ThrottleConfig::from_env(env)?,
             db: database(env, secrets).await?,
         })
     }

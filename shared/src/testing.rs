@@ -197,6 +197,7 @@ pub fn signup_state(db: PgPool) -> state::Signup {
         db: db.into(),
         http: test_http(),
         passwords: test_passwords(),
+        throttle: ThrottleConfig::from_env(&Env::default()).expect("defaults"),
     }
 }
 

@@ -3,7 +3,8 @@
 - the (method, path -> function) routes of template.yaml equal the `cargo lambda watch` router
   in Cargo.toml, and the (method, path) operations of openapi.yaml;
 - the functions of template.yaml (by binary) equal the crates in functions/, and every crate
-  but `migrate` has at least one route;
+  has at least one route but `migrate` (CloudFormation and Secrets Manager invoke it) and
+  `maintenance`, which has an EventBridge schedule instead;
 - each function's role may read exactly the secrets its code loads: the API functions the app
   role's database secret, plus the JWT secret where the function's state loads it; `migrate` the
   master (migrator) secret and the app secret; no other secret, no wildcard, the JWT ARN in the
@@ -25,7 +26,7 @@ import yaml
 from cfnlint.decode import decode
 
 ROOT = Path(__file__).resolve().parents[2]
-UNROUTED = {"migrate"}
+UNROUTED = {"migrate", "maintenance"}
 SECRET_READ = "secretsmanager:GetSecretValue"
 
 
@@ -162,6 +163,9 @@ def check(template, cargo, crates):
     routed = {function for _, _, function in in_template | in_router}
     for name in sorted(set(crates) - UNROUTED - routed):
         problems.append(f"crate functions/{name} has no route")
+    schedules = [e for e in functions.get("maintenance", {}).get("Events", {}).values() if e.get("Type") == "Schedule"]
+    if "maintenance" in crates and len(schedules) != 1:
+        problems.append("maintenance needs exactly one Schedule event (EventBridge), which runs it")
 
     master = master_secret(functions)
     for name, properties in sorted(functions.items()):

@@ -12,7 +12,9 @@ bash tests/harness/tools.sh cargo-lambda
 export PATH="$VENV/bin:$PATH"
 
 started_db=
+maintenance_pid=
 stop_started() {
+  [ -n "$maintenance_pid" ] && kill "$maintenance_pid" 2>/dev/null
   [ -n "$started_db" ] && bash tests/harness/postgres.sh stop
   return 0
 }
@@ -63,5 +65,16 @@ cargo build --workspace --bins --features "$FEATURES"
 say "applying migrations"
 bash tests/harness/migrate.sh
 
-say "serving the API on http://127.0.0.1:$PORT (Ctrl-C stops it)"
+# Retention runs here as in AWS: the maintenance function once an hour (MAINTENANCE_INTERVAL_S),
+# the first run a minute after the start; `make maintenance` runs it at once.
+(
+  sleep 60
+  while true; do
+    PORT=$PORT bash tests/harness/maintenance.sh >/dev/null 2>&1 || true
+    sleep "${MAINTENANCE_INTERVAL_S:-3600}"
+  done
+) &
+maintenance_pid=$!
+
+say "serving the API on http://127.0.0.1:$PORT (Ctrl-C stops it; retention runs hourly)"
 cargo lambda watch -A 127.0.0.1 -P "$PORT" --features "$FEATURES"

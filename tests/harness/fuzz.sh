@@ -36,7 +36,7 @@ if [ -z "${API_BASE_URL:-}" ]; then
   JWT_SECRET=$(cat "$STATE/jwt-secret")
   # Cheaper hashing keeps register and login fast under thousands of requests; long-lived
   # tokens outlast the run.
-  export JWT_SECRET BCRYPT_COST=10 ACCESS_TOKEN_TTL_SECONDS=7200 RESPONSE_BUDGET_BYTES=2000000
+  export JWT_SECRET BCRYPT_COST=10 REGISTER_ADDRESS_BUDGET=1000000 ACCESS_TOKEN_TTL_SECONDS=7200 RESPONSE_BUDGET_BYTES=2000000
   cargo run --quiet -p migrate
   cargo build --workspace --bins --locked
   port=$(free_port 9200)

@@ -391,6 +391,16 @@ def check_template(cfn, mode, variants=True):
         need(env.get("DATABASE_SECRET_ARN") == "AppDatabaseSecret", f"{binary} connects with the app role's secret")
         if binary in ("login", "register"):
             need(props.get("MemorySize") == 1769, f"{binary} has 1,769 MB (one vCPU) for bcrypt")
+        if binary == "maintenance":
+            # Scheduled, not routed: EventBridge runs it hourly; a failed run notifies, and there
+            # is no traffic to shift, so no deployment group.
+            rules = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
+            need(any(r.get("ScheduleExpression") == "rate(1 hour)" and any(t.get("Arn") == f"{logical}Aliaslive" or logical in str(t.get("Arn")) for t in r.get("Targets", [])) for r in rules),
+                 f"maintenance runs on an hourly EventBridge schedule ({rules})")
+            need(any(a.get("MetricName") == "Errors" and {"Name": "FunctionName", "Value": logical} in a.get("Dimensions", []) and a.get("AlarmActions") == ["AlarmTopic"] for a in alarms.values()),
+                 "a failed maintenance run notifies the alarm topic")
+            need(props.get("Timeout", 3) >= 60, "maintenance has time for its batches")
+            continue
         groups = [r["Properties"] for n, r in resources.items() if r["Type"] == "AWS::CodeDeploy::DeploymentGroup" and n.startswith(logical)]
         need(groups, f"{binary}: a CodeDeploy deployment group (AutoPublishAlias with DeploymentPreference)")
         for group in groups:
@@ -719,6 +729,16 @@ def run_functions(cfn, mode, admin_url, ca_pem, log_dir):
         if wrong:
             fail(f"{mode}: " + "; ".join(wrong))
         steps.append(f"{len(calls)} routes answered as documented")
+
+        # The scheduled maintenance, as EventBridge invokes it: it connects as the app role and
+        # prunes every kind; the logout above ended a session whose refresh tokens must go.
+        kind, result = functions["maintenance"].api.invoke({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+        pruned = result.get("pruned", {}) if kind == "response" and isinstance(result, dict) else {}
+        if kind != "response" or set(pruned) != {"sessions", "refresh_tokens", "login_throttles", "login_name_failures",
+                                                  "login_address_budgets", "register_address_budgets", "login_known_addresses", "audit_logs"} \
+                or pruned["refresh_tokens"] < 1:
+            fail(f"{mode}: maintenance did not prune as scheduled: {kind} {result}")
+        steps.append(f"maintenance pruned {pruned['refresh_tokens']} refresh tokens of ended sessions")
 
         # The app role's password rotates: Secrets Manager's four steps, each an invocation.
         app_url = with_credentials(admin_url, "taskapi_app", app_password, database)

@@ -57,16 +57,20 @@ else
   [ -s "$STATE/jwt-secret" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$STATE/jwt-secret"
   JWT_SECRET=$(cat "$STATE/jwt-secret")
   # The lowest allowed bcrypt cost keeps the fuzzer's thousands of requests quick. Every request
-  # comes from 127.0.0.1: the per-address failure budget would soon refuse the fuzzer's logins.
+  # comes from 127.0.0.1: the per-address budgets would soon refuse the fuzzer's logins and the
+  # suite's registrations (the handler tests prove both budgets).
   # The local emulator (cargo lambda watch) drops large responses well before Lambda's 6 MB
   # (README, "Pages"): keep pages at 2 MB here.
-  export JWT_SECRET BCRYPT_COST=10 LOGIN_ADDRESS_FAILURE_BUDGET=1000000 RESPONSE_BUDGET_BYTES=2000000
+  export JWT_SECRET BCRYPT_COST=10 LOGIN_ADDRESS_FAILURE_BUDGET=1000000 REGISTER_ADDRESS_BUDGET=1000000 RESPONSE_BUDGET_BYTES=2000000
   cargo build --workspace --bins --locked
   port=$(free_port 9100)
   # Functions log at TRACE, so the log check below covers every line they could write.
   DATABASE_URL=$APP_DATABASE_URL DATABASE_POOLER=none bash tests/harness/watch.sh start "$port" --env-var RUST_LOG=trace
   export API_BASE_URL="http://127.0.0.1:$port"
   cargo test -p api-tests --locked
+
+  say "retention: the maintenance function, invoked through cargo lambda watch as make dev runs it"
+  bash tests/harness/maintenance.sh "$API_BASE_URL"
 
   say "generated Python client (openapi-python-client) against the API"
   bash tests/harness/client.sh "$API_BASE_URL"

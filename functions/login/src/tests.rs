@@ -480,7 +480,7 @@ async fn logins_racing_a_password_change(
             }
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
-        shared::users::store::change_password(&state.db, changer, &new_hash, &json!({}))
+        shared::users::store::change_password(&state.db, changer, &new_hash, None, &json!({}))
             .await
             .unwrap()
     };
@@ -568,4 +568,51 @@ async fn a_password_change_wins_against_every_racing_login(db: PgPool) {
         );
         assert_eq!(standing, 0);
     }
+}
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn the_lockdown_answers_alike_for_a_real_and_an_unknown_name(db: PgPool) {
+    let mut state = testing::credentials_state(db.clone());
+    state.throttle.lockdown_failures = 3;
+    testing::create_user(&db, "ada", PASSWORD).await;
+
+    let mut answers = Vec::new();
+    for (name, block) in [("ada", 1), ("nobody", 2)] {
+        // Each failure from another address: no per-address lock, only the account-wide count.
+        for host in 1..=3 {
+            let ip = format!("198.51.{block}.{host}");
+            let response = login_from(&state, &ip, json!({"login": name, "password": WRONG})).await;
+            assert_eq!(response.status(), 401, "{name}, failure {host}");
+        }
+        let stranger = format!("192.0.{block}.99");
+        let locked = login_from(&state, &stranger, json!({"login": name, "password": WRONG})).await;
+        let retry_after: u64 = locked.headers()[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        answers.push((locked.status(), body_json(&locked), retry_after));
+    }
+
+    let (real, unknown) = (&answers[0], &answers[1]);
+    assert_eq!(real.0, 429);
+    assert_eq!((real.0, &real.1), (unknown.0, &unknown.1));
+    assert!(
+        real.2.abs_diff(unknown.2) <= 1,
+        "{} against {}",
+        real.2,
+        unknown.2
+    );
+    assert!((86_390..=86_400).contains(&real.2), "{}", real.2);
+    let owner_elsewhere = login_from(
+        &state,
+        "192.0.3.99",
+        json!({"login": "ada", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(
+        owner_elsewhere.status(),
+        429,
+        "even the right password waits"
+    );
 }

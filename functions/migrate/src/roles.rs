@@ -2,7 +2,8 @@
 //! if missing, its password set from its secret, and DML rights on the tables granted. It owns
 //! nothing and may create nothing (PostgreSQL 15+ gives `public` no CREATE), may not touch the
 //! migrations table, may only read the status transition table, and may only add to the audit
-//! trail (insert and select on `audit_logs`). Its statement timeout is a setting of the role, not
+//! trail (insert and select on `audit_logs`), pruning it only through `prune_audit_logs`, as far
+//! as the retention policy set here (`AUDIT_RETENTION_DAYS`) allows. Its statement timeout is a setting of the role, not
 //! a startup option a pooler would refuse. Its password is sent as a SCRAM verifier.
 
 use postgres_protocol::password;
@@ -30,7 +31,9 @@ pub async fn provision(pool: &PgPool, role: &AppRoleConfig) -> Result<(), sqlx::
              format('grant usage, select on all sequences in schema public to %I', $1), \
              format('revoke all on table _sqlx_migrations from %I', $1), \
              format('revoke insert, update, delete, truncate on table task_status_transitions from %I', $1), \
-             format('revoke update, delete, truncate on table audit_logs from %I', $1) \
+             format('revoke update, delete, truncate on table audit_logs from %I', $1), \
+             format('revoke all on table audit_retention from %I', $1), \
+             format('grant execute on function prune_audit_logs(integer) to %I', $1) \
          ], null))",
     )
     .bind(&role.username)
@@ -43,5 +46,9 @@ pub async fn provision(pool: &PgPool, role: &AppRoleConfig) -> Result<(), sqlx::
     for statement in statements {
         sqlx::raw_sql(&statement).execute(&mut *tx).await?;
     }
+    sqlx::query("update audit_retention set days = $1")
+        .bind(role.audit_retention_days)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await
 }

@@ -90,6 +90,7 @@ async fn the_app_role_gets_dml_on_the_tables_and_nothing_more(db: PgPool) {
         username: role_name(),
         password: "a-test-password-for-the-role".into(),
         statement_timeout: Duration::from_secs(7),
+        audit_retention_days: None,
     };
     let connect = db.connect_options().as_ref().clone();
 
@@ -141,6 +142,8 @@ async fn the_app_role_gets_dml_on_the_tables_and_nothing_more(db: PgPool) {
         "update audit_logs set action = 'user.rewritten'",
         "delete from audit_logs",
         "truncate audit_logs",
+        // Nor may it choose how much of it is pruned.
+        "update audit_retention set days = 1",
     ] {
         let err = sqlx::raw_sql(forbidden).execute(&app).await.unwrap_err();
         assert_eq!(
@@ -173,4 +176,45 @@ async fn the_app_role_gets_dml_on_the_tables_and_nothing_more(db: PgPool) {
         .unwrap();
     assert!(stored.starts_with("SCRAM-SHA-256$4096:"), "{stored}");
     assert!(!stored.contains("a-test-password-for-the-role"));
+
+    // The one way the role deletes audit rows: prune_audit_logs, as far as the policy migrate
+    // set allows. Without AUDIT_RETENTION_DAYS nothing goes, however old.
+    sqlx::query("update audit_logs set created_at = now() - interval '40 days'")
+        .execute(&db)
+        .await
+        .unwrap();
+    let prune = || async {
+        let pruned: i32 = sqlx::query_scalar("select prune_audit_logs(1000)")
+            .fetch_one(&app)
+            .await
+            .unwrap();
+        pruned
+    };
+    assert_eq!(prune().await, 0, "no policy keeps every row");
+    let keep_50_days = shared::config::AppRoleConfig {
+        audit_retention_days: Some(50),
+        ..role.clone()
+    };
+    let connect = db.connect_options().as_ref().clone();
+    apply(
+        connect.clone(),
+        DEFAULT_STATEMENT_TIMEOUT,
+        Some(&keep_50_days),
+    )
+    .await
+    .unwrap();
+    assert_eq!(prune().await, 0, "rows younger than the policy stay");
+    let keep_30_days = shared::config::AppRoleConfig {
+        audit_retention_days: Some(30),
+        ..role
+    };
+    apply(connect, DEFAULT_STATEMENT_TIMEOUT, Some(&keep_30_days))
+        .await
+        .unwrap();
+    let before: i64 = sqlx::query_scalar("select count(*) from audit_logs")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(before > 0);
+    assert_eq!(i64::from(prune().await), before, "rows past the policy go");
 }

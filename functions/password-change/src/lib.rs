@@ -5,6 +5,7 @@
 use lambda_http::Request;
 use shared::audit;
 use shared::auth::password::hash_password;
+use shared::auth::session::Origin;
 use shared::auth::throttle::verify_caller_password;
 use shared::auth::{authenticate_token, session_ended};
 use shared::http::{self, ApiResult};
@@ -42,7 +43,8 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
     let hash = hash_password(new.secret(), state.passwords.bcrypt_cost).await?;
 
     let metadata = audit::request_metadata(&request);
-    if !users::store::change_password(&state.db, caller, &hash, &metadata).await? {
+    let origin = Origin::of(&request);
+    if !users::store::change_password(&state.db, caller, &hash, origin.ip(), &metadata).await? {
         return Err(session_ended(caller));
     }
     tracing::info!(user_id = %caller.user_id, "password changed; other sessions ended");

@@ -127,3 +127,37 @@ async fn an_ended_session_cannot_change_the_password(db: PgPool) {
 
     assert_eq!(response.status(), 401);
 }
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_change_forgets_every_known_address_but_the_current_one(db: PgPool) {
+    let state = testing::credentials_state(db.clone());
+    let user = testing::create_user(&db, "ada", PASSWORD).await;
+    let caller = testing::open_session(&db, user.id).await;
+    for ip in ["203.0.113.10", "198.51.100.66", "192.0.2.1"] {
+        sqlx::query(
+            "insert into login_known_addresses (user_id, source_ip, last_success_at) \
+             values ($1, $2::inet, now())",
+        )
+        .bind(user.id)
+        .bind(ip)
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+    let request = TestRequest::new("PUT", "/api/users/me/password")
+        .bearer(&testing::token_of(caller))
+        .source_ip("203.0.113.10")
+        .json(&json!({"current_password": PASSWORD, "new_password": NEW}))
+        .build();
+
+    let response = http::respond(handle(&state, request).await);
+
+    assert_eq!(response.status(), 204);
+    let known: Vec<String> =
+        sqlx::query_scalar("select host(source_ip) from login_known_addresses where user_id = $1")
+            .bind(user.id)
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(known, ["203.0.113.10"]);
+}

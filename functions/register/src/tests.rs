@@ -322,3 +322,56 @@ async fn unreadable_bodies_get_400_415_and_422(db: PgPool) {
 
     assert_eq!(users(&db).await, 0);
 }
+
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn an_address_past_its_hourly_budget_gets_429_and_creates_nothing(db: PgPool) {
+    let mut state = testing::signup_state(db.clone());
+    state.throttle.register_budget = 2;
+    let from = |ip: &str, name: &str| {
+        TestRequest::post("/api/users/register")
+            .source_ip(ip)
+            .json(&json!({"username": name, "email": format!("{name}@example.com"), "password": PASSWORD}))
+            .build()
+    };
+
+    let mut statuses = Vec::new();
+    for name in ["ada", "grace", "linus"] {
+        let response = http::respond(handle(&state, from("198.51.100.7", name)).await);
+        statuses.push(response.status().as_u16());
+        if name == "linus" {
+            let retry_after: u64 = response.headers()[header::RETRY_AFTER]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=3600).contains(&retry_after), "{retry_after}");
+        }
+    }
+    let elsewhere = http::respond(handle(&state, from("203.0.113.5", "barbara")).await);
+    let invalid = http::respond(
+        handle(
+            &state,
+            TestRequest::post("/api/users/register")
+                .source_ip("192.0.2.8")
+                .json(&json!({"username": "", "email": "nope", "password": "x"}))
+                .build(),
+        )
+        .await,
+    );
+
+    assert_eq!(statuses, [201, 201, 429]);
+    assert_eq!(elsewhere.status(), 201, "other addresses keep their budget");
+    assert_eq!(
+        users(&db).await,
+        3,
+        "the refused registration created nothing"
+    );
+    assert_eq!(invalid.status(), 422);
+    let charged: i64 = sqlx::query_scalar(
+        "select count(*) from register_address_budgets where source_ip = '192.0.2.8'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(charged, 0, "an invalid body is refused before any charge");
+}

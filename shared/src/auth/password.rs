@@ -19,7 +19,9 @@ pub fn dummy_hash(cost: u32) -> String {
 
 /// The cost a bcrypt hash was made with (`$2b$12$...` is 12).
 pub fn cost_of(hash: &str) -> Option<u32> {
-    hash.split('$').nth(2)?.parse().ok()
+    hash.parse::<bcrypt::HashParts>()
+        .ok()
+        .map(|parts| parts.get_cost())
 }
 
 /// Hashes a password at `cost`. The password must already be within bcrypt's 72 bytes

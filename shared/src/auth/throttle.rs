@@ -8,7 +8,8 @@
 //!   extend it. An attacker's address is locked; the owner's other addresses are not.
 //! - per account, across addresses: after `lockdown_failures` consecutive failures, only
 //!   addresses that logged in to it within `known_address_window` may try, until a success or
-//!   `lockdown_quiet` without failures.
+//!   `lockdown_quiet` without failures. A name no account has is locked down the same way
+//!   (`login_name_failures`), with the same `Retry-After`, so the lockdown tells nothing either.
 //! - per source address, across accounts: at most `address_budget` failures per 10 minutes
 //!   (credential stuffing).
 //!
@@ -127,13 +128,21 @@ async fn charge(
          source as (select coalesce($4::inet, inet '0.0.0.0') as ip), \
          subject as (select coalesce((select id::text from account), 'login:' || $1) as key \
                      where $2::uuid is null or exists (select 1 from account)), \
+         name_count as ( \
+             select n.failures, n.last_failed_at from login_name_failures n, subject \
+             where n.subject = subject.key and not exists (select 1 from account)), \
+         counter as ( \
+             select id, failed_login_count as failures, last_failed_login_at as last_failed_at \
+             from account \
+             union all \
+             select null::uuid, failures, last_failed_at from name_count), \
          lockdown as ( \
-             select 1 from account a, source \
-             where a.failed_login_count >= $8 \
-               and a.last_failed_login_at > now() - $9 * interval '1 second' \
+             select c.last_failed_at from counter c, source \
+             where c.failures >= $8 \
+               and c.last_failed_at > now() - $9 * interval '1 second' \
                and not exists ( \
                    select 1 from login_known_addresses k \
-                   where k.user_id = a.id and k.source_ip = source.ip \
+                   where k.user_id = c.id and k.source_ip = source.ip \
                      and k.last_success_at > now() - $10 * interval '1 second')), \
          budget as ( \
              insert into login_address_budgets as b (source_ip, window_start, failures, last_attempt) \
@@ -161,17 +170,27 @@ async fn charge(
                  updated_at = now() \
              returning last_attempt = $5 as allowed, failures, locked_until), \
          counted as ( \
-             update users set failed_login_count = failed_login_count + 1, \
-                              last_failed_login_at = now() \
-             from throttle where users.id = (select id from account) and throttle.allowed) \
+             update users set \
+                 failed_login_count = case \
+                     when last_failed_login_at > now() - $9 * interval '1 second' \
+                     then failed_login_count + 1 else 1 end, \
+                 last_failed_login_at = now() \
+             from throttle where users.id = (select id from account) and throttle.allowed), \
+         name_counted as ( \
+             insert into login_name_failures as n (subject, failures, last_failed_at) \
+             select subject.key, 1, now() from subject, throttle \
+             where throttle.allowed and not exists (select 1 from account) \
+             on conflict (subject) do update set \
+                 failures = case when n.last_failed_at > now() - $9 * interval '1 second' \
+                                 then n.failures + 1 else 1 end, \
+                 last_failed_at = now()) \
          select a.id, a.password_hash, a.password_version, a.username, a.email, \
                 exists (select 1 from lockdown) as locked_down, \
                 (select allowed from budget) as address_allowed, \
                 (select allowed from throttle) as throttle_allowed, \
                 (select failures from throttle) as failures, \
                 ceil(extract(epoch from coalesce( \
-                    case when exists (select 1 from lockdown) \
-                         then a.last_failed_login_at + $9 * interval '1 second' end, \
+                    (select max(last_failed_at) + $9 * interval '1 second' from lockdown), \
                     (select window_start + interval '10 minutes' from budget where not allowed), \
                     (select locked_until from throttle where not allowed)) - now()))::bigint \
                     as retry_after_secs \
@@ -237,6 +256,28 @@ async fn charge(
         }
     };
     Ok(Attempt { account, verdict })
+}
+
+/// Charges a registration to its source address before the password is hashed: at most
+/// `register_budget` per hour. `Some(retry_after_secs)` when this address has spent it.
+pub async fn charge_registration(
+    db: impl PgExecutor<'_>,
+    source_ip: Option<&str>,
+    config: &ThrottleConfig,
+) -> Result<Option<u64>, StoreError> {
+    let (allowed, retry_after_secs): (bool, i64) = sqlx::query_as(
+        "insert into register_address_budgets as b (source_ip, window_start, attempts) \
+         values (coalesce($1::inet, inet '0.0.0.0'), date_bin('1 hour', now(), timestamptz 'epoch'), 1) \
+         on conflict (source_ip, window_start) do update set attempts = least(b.attempts + 1, $2 + 1) \
+         returning attempts <= $2, \
+                   ceil(extract(epoch from window_start + interval '1 hour' - now()))::bigint",
+    )
+    .bind(source_ip)
+    .bind(config.register_budget)
+    .fetch_one(db)
+    .await
+    .during("throttle.charge_registration")?;
+    Ok((!allowed).then(|| u64::try_from(retry_after_secs).unwrap_or(1).max(1)))
 }
 
 /// Checks the signed-in caller's password before a sensitive change (password change, account

@@ -52,12 +52,15 @@ pub async fn create(
 
 /// Sets the caller's new password hash, ends every other session of the account (and moves the
 /// password version on, which ends a session a racing login opens with the old password, too),
-/// clears its login throttle, and writes the `user.password_change` audit row, in one statement,
-/// if the caller's session still stands (`false` otherwise).
+/// clears its login throttle, forgets every address it logged in from but `source_ip` (so an
+/// attacker's address is no longer let through a lockdown), and writes the
+/// `user.password_change` audit row, in one statement, if the caller's session still stands
+/// (`false` otherwise).
 pub async fn change_password(
     db: impl PgExecutor<'_>,
     caller: Caller,
     password_hash: &str,
+    source_ip: Option<&str>,
     audit_metadata: &Value,
 ) -> Result<bool, StoreError> {
     sqlx::query_scalar(
@@ -74,6 +77,9 @@ pub async fn change_password(
              returning s.id), \
          throttle as ( \
              delete from login_throttles where subject = (select id::text from account)), \
+         known as ( \
+             delete from login_known_addresses k using account \
+             where k.user_id = account.id and k.source_ip is distinct from $5::inet), \
          audit as ( \
              insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
              select id, 'user.password_change', 'user', id, \
@@ -85,6 +91,7 @@ pub async fn change_password(
     .bind(caller.session_id)
     .bind(password_hash)
     .bind(audit_metadata)
+    .bind(source_ip)
     .fetch_one(db)
     .await
     .during("users.change_password")
