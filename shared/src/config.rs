@@ -309,6 +309,36 @@ impl AppRoleConfig {
     }
 }
 
+/// How `migrate` waits for the database and bounds its statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MigrationConfig {
+    /// One migration statement's limit (`MIGRATION_STATEMENT_TIMEOUT_MS`, 240 s): far longer
+    /// than the API's, within the function's own.
+    pub statement_timeout: Duration,
+    /// How long to wait for the database to accept a connection (`MIGRATION_CONNECT_TIMEOUT_MS`,
+    /// 30 s): a paused Aurora takes about 15 s to resume, and a rollback that gives up leaves
+    /// the stack in UPDATE_ROLLBACK_FAILED. The template waits up to 5 minutes.
+    pub connect_timeout: Duration,
+}
+
+impl MigrationConfig {
+    pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(240);
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            statement_timeout: env.duration_ms_or(
+                "MIGRATION_STATEMENT_TIMEOUT_MS",
+                Self::DEFAULT_STATEMENT_TIMEOUT,
+            )?,
+            connect_timeout: env.duration_ms_or(
+                "MIGRATION_CONNECT_TIMEOUT_MS",
+                Self::DEFAULT_CONNECT_TIMEOUT,
+            )?,
+        })
+    }
+}
+
 /// `AUDIT_RETENTION_DAYS`: unset (or empty) keeps every audit row; otherwise at least 1.
 fn audit_retention_days(env: &Env) -> Result<Option<i32>, ConfigError> {
     let days: i32 = env.parse_or("AUDIT_RETENTION_DAYS", 0)?;
@@ -319,6 +349,27 @@ fn audit_retention_days(env: &Env) -> Result<Option<i32>, ConfigError> {
         });
     }
     Ok((days > 0).then_some(days))
+}
+
+/// Where the token key comes from, decided once: `JWT_SECRET` (local; wins when both are set)
+/// or the Secrets Manager secret `JWT_SECRET_ARN` (AWS; its versions rotate).
+pub enum JwtKeySource {
+    Value(JwtSecret),
+    Secret(String),
+}
+
+impl JwtKeySource {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        if let Some(value) = env.get("JWT_SECRET") {
+            return Ok(Self::Value(JwtSecret::new(SecretString::from(value))?));
+        }
+        match env.get("JWT_SECRET_ARN") {
+            Some(arn) => Ok(Self::Secret(arn.to_owned())),
+            None => Err(ConfigError::Missing(
+                "set JWT_SECRET (local) or JWT_SECRET_ARN (AWS) to sign access tokens",
+            )),
+        }
+    }
 }
 
 /// The HMAC key that signs access tokens: at least 32 bytes, never printed.
@@ -336,17 +387,12 @@ impl JwtSecret {
         Ok(Self(value))
     }
 
+    /// The one key of `JWT_SECRET`, or the current version of the secret `JWT_SECRET_ARN`.
     pub async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
-        let value = if let Some(value) = env.get("JWT_SECRET") {
-            SecretString::from(value)
-        } else if let Some(arn) = env.get("JWT_SECRET_ARN") {
-            secrets.fetch(arn).await?
-        } else {
-            return Err(ConfigError::Missing(
-                "set JWT_SECRET (local) or JWT_SECRET_ARN (AWS) to sign access tokens",
-            ));
-        };
-        Self::new(value)
+        match JwtKeySource::from_env(env)? {
+            JwtKeySource::Value(secret) => Ok(secret),
+            JwtKeySource::Secret(arn) => Self::new(secrets.fetch(&arn).await?),
+        }
     }
 
     pub fn as_bytes(&self) -> &[u8] {

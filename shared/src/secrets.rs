@@ -1,5 +1,7 @@
 //! Reading secret values from AWS Secrets Manager.
 
+use std::sync::Arc;
+
 use aws_config::environment::{
     EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
 };
@@ -22,16 +24,20 @@ use crate::env::{ConfigError, Env};
 /// local use against a real account. The default chain's other providers (instance metadata,
 /// ECS, SSO, web identity) are left out: with the profile provider they cost about 260 KiB per
 /// function. `AWS_ENDPOINT_URL_SECRETS_MANAGER` / `AWS_ENDPOINT_URL` point the client elsewhere.
+///
+/// Built once per instance (`runtime::start`); clones share the one client, so the database
+/// handle and the token keys read secrets again (after a rotation) through it.
+#[derive(Clone)]
 pub struct Secrets {
     env: Env,
-    client: OnceCell<Client>,
+    client: Arc<OnceCell<Client>>,
 }
 
 impl Secrets {
     pub fn new(env: &Env) -> Self {
         Self {
             env: env.clone(),
-            client: OnceCell::new(),
+            client: Arc::new(OnceCell::new()),
         }
     }
 

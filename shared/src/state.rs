@@ -26,7 +26,7 @@ use crate::written::Written;
 
 async fn database(env: &Env, secrets: &Secrets) -> Result<Db, ConfigError> {
     let config = DatabaseConfig::load(env, secrets).await?;
-    Ok(Db::new(&config, Secrets::new(env)))
+    Ok(Db::new(&config, secrets.clone()))
 }
 
 /// Only the database (`health`).
@@ -178,7 +178,7 @@ impl Load for Signup {
 
 /// A function that checks passwords against the login throttle and issues or checks tokens
 /// (`login`, `password-change`, `account-delete`).
-pub struct Credentials {
+pub struct PasswordCheck {
     pub db: Db,
     pub http: HttpConfig,
     pub passwords: PasswordConfig,
@@ -187,7 +187,7 @@ pub struct Credentials {
     pub keys: TokenKeys,
 }
 
-impl Load for Credentials {
+impl Load for PasswordCheck {
     async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
         let http = HttpConfig::from_env(env)?;
         let passwords = PasswordConfig::from_env(env)?;

@@ -202,8 +202,8 @@ pub fn signup_state(db: PgPool) -> state::Signup {
 }
 
 /// The state of `login`, `password-change` and `account-delete`, on the test database.
-pub fn credentials_state(db: PgPool) -> state::Credentials {
-    state::Credentials {
+pub fn password_check_state(db: PgPool) -> state::PasswordCheck {
+    state::PasswordCheck {
         db: db.into(),
         http: test_http(),
         passwords: test_passwords(),

@@ -106,7 +106,7 @@ def secret_reads(properties):
 # The shared states (shared/src/state.rs) that load the token secret.
 JWT_STATES = (
     "shared::state::Api as State",
-    "shared::state::Credentials as State",
+    "shared::state::PasswordCheck as State",
     "shared::state::Refresh as State",
 )
 

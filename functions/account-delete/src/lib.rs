@@ -9,7 +9,7 @@ use shared::auth::{authenticate_token, session_ended};
 use shared::http::{self, ApiResult};
 use shared::users::{self, AccountDeletionRequest};
 
-pub use shared::state::Credentials as State;
+pub use shared::state::PasswordCheck as State;
 
 pub async fn handle(state: &State, request: Request) -> ApiResult {
     let caller = authenticate_token(&request, &state.keys).await?;

@@ -22,7 +22,7 @@ async fn count(db: &PgPool, sql: &'static str) -> i64 {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn deletion_removes_what_the_account_owns_keeps_the_audit_and_frees_the_names(db: PgPool) {
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     let user = testing::create_user(&db, "ada", PASSWORD).await;
     let this = testing::open_session(&db, user.id).await;
     testing::open_session(&db, user.id).await;
@@ -66,7 +66,7 @@ async fn deletion_removes_what_the_account_owns_keeps_the_audit_and_frees_the_na
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_wrong_password_is_403_deletes_nothing_and_is_throttled(db: PgPool) {
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     let user = testing::create_user(&db, "ada", PASSWORD).await;
     let this = testing::open_session(&db, user.id).await;
 
@@ -85,7 +85,7 @@ async fn a_wrong_password_is_403_deletes_nothing_and_is_throttled(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn bad_bodies_are_422_and_an_ended_session_401(db: PgPool) {
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     let user = testing::create_user(&db, "ada", PASSWORD).await;
     let this = testing::open_session(&db, user.id).await;
 

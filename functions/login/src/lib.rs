@@ -16,7 +16,7 @@ use shared::auth::throttle::{self, Verdict};
 use shared::http::{self, ApiResult};
 use shared::users::Credentials;
 
-pub use shared::state::Credentials as State;
+pub use shared::state::PasswordCheck as State;
 
 fn invalid_credentials() -> ApiError {
     ApiError::Unauthorized {

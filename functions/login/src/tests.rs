@@ -36,7 +36,7 @@ fn count(actions: &[String], action: &str) -> usize {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn login_opens_a_session_with_an_access_and_a_refresh_token(db: PgPool) {
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     let user = testing::create_user(&db, "Ada", PASSWORD).await;
 
     let response = login(&state, json!({"login": "ada", "password": PASSWORD})).await;
@@ -69,7 +69,7 @@ async fn login_opens_a_session_with_an_access_and_a_refresh_token(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn login_by_email_in_another_case_or_normal_form_and_by_each_key_works(db: PgPool) {
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     let password = "caf\u{e9} au lait, violet rivers";
     sqlx::query(
         "insert into users (username, email, password_hash) values ('jose', 'jos\u{e9}@example.com', $1)",
@@ -91,7 +91,7 @@ async fn login_by_email_in_another_case_or_normal_form_and_by_each_key_works(db:
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn wrong_password_and_unknown_user_get_the_same_401(db: PgPool) {
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     testing::create_user(&db, "ada", PASSWORD).await;
 
     let wrong_password = login(&state, json!({"login": "ada", "password": WRONG})).await;
@@ -109,7 +109,7 @@ async fn wrong_password_and_unknown_user_get_the_same_401(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn five_failures_lock_the_account_at_that_address_and_a_success_resets(db: PgPool) {
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     let user = testing::create_user(&db, "ada", PASSWORD).await;
     let wrong = json!({"login": "ada", "password": WRONG});
 
@@ -154,7 +154,7 @@ fn count_of(actions: &[String]) -> (usize, usize, usize) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_burst_of_concurrent_wrong_guesses_gets_exactly_the_allowance(db: PgPool) {
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     testing::create_user(&db, "ada", PASSWORD).await;
 
     // Sixteen handler invocations at once, as sixteen Lambda instances would run them.
@@ -181,7 +181,7 @@ async fn a_burst_of_concurrent_wrong_guesses_gets_exactly_the_allowance(db: PgPo
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn the_owner_gets_in_from_another_address_during_an_attackers_lock(db: PgPool) {
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     testing::create_user(&db, "ada", PASSWORD).await;
     for _ in 0..=state.throttle.free_failures {
         login_from(&state, ATTACKER, json!({"login": "ada", "password": WRONG})).await;
@@ -201,7 +201,7 @@ async fn the_owner_gets_in_from_another_address_during_an_attackers_lock(db: PgP
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn after_many_failures_only_known_addresses_may_try(db: PgPool) {
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     let user = testing::create_user(&db, "ada", PASSWORD).await;
     sqlx::query(
         "insert into login_known_addresses (user_id, source_ip, last_success_at) values ($1, $2::inet, now())",
@@ -240,7 +240,7 @@ async fn after_many_failures_only_known_addresses_may_try(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn one_address_has_a_budget_of_failures_across_accounts(db: PgPool) {
-    let mut state = testing::credentials_state(db.clone());
+    let mut state = testing::password_check_state(db.clone());
     state.throttle.address_budget = 3;
     for name in ["ada", "grace", "linus", "barbara"] {
         testing::create_user(&db, name, PASSWORD).await;
@@ -260,7 +260,7 @@ async fn one_address_has_a_budget_of_failures_across_accounts(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn the_lock_doubles_with_each_failure_up_to_fifteen_minutes(db: PgPool) {
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     let user = testing::create_user(&db, "ada", PASSWORD).await;
     let lock_after_failure = |previous_failures: i32| {
         let db = db.clone();
@@ -310,7 +310,7 @@ async fn the_lock_doubles_with_each_failure_up_to_fifteen_minutes(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn refused_attempts_do_not_extend_the_lock(db: PgPool) {
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     let user = testing::create_user(&db, "ada", PASSWORD).await;
     sqlx::query(
         "insert into login_throttles (subject, source_ip, failures, locked_until) \
@@ -341,7 +341,7 @@ async fn refused_attempts_do_not_extend_the_lock(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_hash_of_another_cost_is_rehashed_at_a_successful_login(db: PgPool) {
-    let mut state = testing::credentials_state(db.clone());
+    let mut state = testing::password_check_state(db.clone());
     let user = testing::create_user(&db, "ada", PASSWORD).await; // cost 10
     state.passwords.bcrypt_cost = 11;
 
@@ -368,7 +368,7 @@ async fn a_hash_of_another_cost_is_rehashed_at_a_successful_login(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn invalid_login_bodies_are_422_or_400(db: PgPool) {
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     for (body, field) in [
         (json!({"password": PASSWORD}), "login"),
         (json!({"login": "ada"}), "password"),
@@ -396,7 +396,7 @@ async fn invalid_login_bodies_are_422_or_400(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn no_audit_row_or_response_carries_the_password_or_a_token(db: PgPool) {
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     testing::create_user(&db, "ada", PASSWORD).await;
     login(&state, json!({"login": "ada", "password": WRONG})).await;
     let success = login(&state, json!({"login": "ada", "password": PASSWORD})).await;
@@ -431,7 +431,7 @@ async fn logins_racing_a_password_change(
     const NEW: &str = "violet rivers hum beneath paper lanterns";
     const LOGINS: usize = 16;
 
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     let name = format!("racer{stored_cost}");
     let user = testing::create_user(db, &name, PASSWORD).await;
     let old_hash = hash_password(SecretString::from(PASSWORD), stored_cost)
@@ -572,7 +572,7 @@ async fn a_password_change_wins_against_every_racing_login(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn the_lockdown_answers_alike_for_a_real_and_an_unknown_name(db: PgPool) {
-    let mut state = testing::credentials_state(db.clone());
+    let mut state = testing::password_check_state(db.clone());
     state.throttle.lockdown_failures = 3;
     testing::create_user(&db, "ada", PASSWORD).await;
 

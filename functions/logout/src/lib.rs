@@ -5,7 +5,7 @@
 use lambda_http::Request;
 use shared::ApiError;
 use shared::audit;
-use shared::auth::session::{self, Scope};
+use shared::auth::session::{self, LogoutScope};
 use shared::auth::{authenticate_token, session_ended};
 use shared::http::{self, ApiResult, QueryParameters};
 
@@ -15,8 +15,8 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
     let caller = authenticate_token(&request, &state.keys).await?;
     let parameters = QueryParameters::parse(&request, &["scope"])?;
     let scope = match parameters.single("scope")? {
-        None => Scope::Local,
-        Some(raw) => Scope::parse(raw).ok_or_else(|| {
+        None => LogoutScope::Local,
+        Some(raw) => LogoutScope::parse(raw).ok_or_else(|| {
             ApiError::BadRequest("scope must be one of local, global, others".into())
         })?,
     };

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use custom_resource::CustomResourceEvent;
 use shared::Env;
-use shared::config::{AppRoleConfig, ConfigError, DatabaseConfig};
+use shared::config::{AppRoleConfig, ConfigError, DatabaseConfig, MigrationConfig};
 use shared::db;
 use shared::error::ErrorChain;
 use shared::runtime::Load;
@@ -28,10 +28,10 @@ pub struct State {
 }
 
 impl Load for State {
-    async fn load(env: &Env, _secrets: &Secrets) -> Result<Self, ConfigError> {
+    async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
         Ok(Self {
             env: env.clone(),
-            secrets: Secrets::new(env),
+            secrets: secrets.clone(),
         })
     }
 }
@@ -59,28 +59,14 @@ async fn apply_configured(state: &State) -> Result<usize, BoxError> {
         DatabaseConfig::load(&state.env, &state.secrets),
         AppRoleConfig::load(&state.env, &state.secrets),
     )?;
-    let timeout_ms = state.env.parse_or(
-        "MIGRATION_STATEMENT_TIMEOUT_MS",
-        DEFAULT_STATEMENT_TIMEOUT.as_millis() as u64,
-    )?;
+    let migration = MigrationConfig::from_env(&state.env)?;
     apply_within(
         config.connect,
-        Duration::from_millis(timeout_ms),
-        connect_timeout(&state.env)?,
+        migration.statement_timeout,
+        migration.connect_timeout,
         app_role.as_ref(),
     )
     .await
-}
-
-/// How long to wait for the database to accept a connection (`MIGRATION_CONNECT_TIMEOUT_MS`):
-/// a paused Aurora takes about 15 s to resume, and a rollback that gives up reports FAILED and
-/// leaves the stack in UPDATE_ROLLBACK_FAILED. The template waits up to 5 minutes.
-pub(crate) fn connect_timeout(env: &Env) -> Result<Duration, BoxError> {
-    let ms = env.parse_or(
-        "MIGRATION_CONNECT_TIMEOUT_MS",
-        DEFAULT_CONNECT_TIMEOUT.as_millis() as u64,
-    )?;
-    Ok(Duration::from_millis(ms))
 }
 
 /// Serves CloudFormation's custom-resource events and Secrets Manager's rotation steps (an
@@ -107,11 +93,10 @@ async fn serve_custom_resource(state: &State) -> Result<(), BoxError> {
     .await
 }
 
-/// How long one migration statement may run: far longer than the API's statement timeout, and
-/// within the function's limit (`MIGRATION_STATEMENT_TIMEOUT_MS`).
-pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(240);
+/// How long one migration statement may run unless `MIGRATION_STATEMENT_TIMEOUT_MS` says otherwise.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = MigrationConfig::DEFAULT_STATEMENT_TIMEOUT;
 /// How long to wait for a connection unless `MIGRATION_CONNECT_TIMEOUT_MS` says otherwise.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = MigrationConfig::DEFAULT_CONNECT_TIMEOUT;
 
 /// Applies every pending migration, then provisions the app role when one is given; returns how
 /// many migrations were applied. Applied migrations this build does not know (a newer

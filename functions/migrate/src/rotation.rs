@@ -14,7 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use shared::config::{AppRoleConfig, DatabaseConfig};
+use shared::config::{AppRoleConfig, DatabaseConfig, MigrationConfig};
 use sqlx::Connection;
 
 use crate::{BoxError, State, migration_pool, roles};
@@ -84,10 +84,11 @@ pub async fn handle(state: &State, event: RotationEvent) -> Result<(), BoxError>
         Step::SetSecret => {
             let pending = pending(state, app_arn, token, labels).await?;
             let master = DatabaseConfig::load(&state.env, secrets).await?;
+            let migration = MigrationConfig::from_env(&state.env)?;
             let pool = migration_pool(
                 master.connect,
-                crate::DEFAULT_STATEMENT_TIMEOUT,
-                crate::connect_timeout(&state.env)?,
+                migration.statement_timeout,
+                migration.connect_timeout,
             )
             .await?;
             roles::provision(&pool, &pending).await?;

@@ -12,7 +12,7 @@ use shared::http::{self, ApiResult};
 use shared::users::{self, Email, NewPassword, PasswordChange};
 use shared::{ApiError, FieldErrors};
 
-pub use shared::state::Credentials as State;
+pub use shared::state::PasswordCheck as State;
 
 pub async fn handle(state: &State, request: Request) -> ApiResult {
     let caller = authenticate_token(&request, &state.keys).await?;

@@ -23,7 +23,7 @@ async fn live(db: &PgPool, caller: Caller) -> bool {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_change_keeps_this_session_ends_the_others_and_is_audited(db: PgPool) {
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     let user = testing::create_user(&db, "ada", PASSWORD).await;
     let this = testing::open_session(&db, user.id).await;
     let other = testing::open_session(&db, user.id).await;
@@ -55,7 +55,7 @@ async fn a_change_keeps_this_session_ends_the_others_and_is_audited(db: PgPool) 
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_wrong_current_password_is_403_and_counts_toward_the_throttle(db: PgPool) {
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     let user = testing::create_user(&db, "ada", PASSWORD).await;
     let this = testing::open_session(&db, user.id).await;
     let wrong = json!({"current_password": "not it, not it, not it", "new_password": NEW});
@@ -82,7 +82,7 @@ async fn a_wrong_current_password_is_403_and_counts_toward_the_throttle(db: PgPo
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn the_new_password_follows_the_registration_policy(db: PgPool) {
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     let user = testing::create_user(&db, "ada", PASSWORD).await;
     let this = testing::open_session(&db, user.id).await;
 
@@ -110,7 +110,7 @@ async fn the_new_password_follows_the_registration_policy(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn an_ended_session_cannot_change_the_password(db: PgPool) {
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     let user = testing::create_user(&db, "ada", PASSWORD).await;
     let this = testing::open_session(&db, user.id).await;
     sqlx::query("update sessions set revoked_at = now(), revoked_reason = 'logout'")
@@ -130,7 +130,7 @@ async fn an_ended_session_cannot_change_the_password(db: PgPool) {
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_change_forgets_every_known_address_but_the_current_one(db: PgPool) {
-    let state = testing::credentials_state(db.clone());
+    let state = testing::password_check_state(db.clone());
     let user = testing::create_user(&db, "ada", PASSWORD).await;
     let caller = testing::open_session(&db, user.id).await;
     for ip in ["203.0.113.10", "198.51.100.66", "192.0.2.1"] {

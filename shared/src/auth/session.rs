@@ -245,7 +245,7 @@ pub async fn refresh(
 
 /// Which sessions a logout ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
+pub enum LogoutScope {
     /// This session (the default).
     Local,
     /// Every session of the user.
@@ -254,7 +254,7 @@ pub enum Scope {
     Others,
 }
 
-impl Scope {
+impl LogoutScope {
     pub fn parse(raw: &str) -> Option<Self> {
         match raw {
             "local" => Some(Self::Local),
@@ -278,7 +278,7 @@ impl Scope {
 pub async fn logout(
     db: impl PgExecutor<'_>,
     caller: Caller,
-    scope: Scope,
+    scope: LogoutScope,
     audit_metadata: &Value,
 ) -> Result<bool, StoreError> {
     sqlx::query_scalar(
@@ -368,9 +368,9 @@ mod tests {
 
     #[test]
     fn logout_scopes_parse() {
-        assert_eq!(Scope::parse("local"), Some(Scope::Local));
-        assert_eq!(Scope::parse("global"), Some(Scope::Global));
-        assert_eq!(Scope::parse("others"), Some(Scope::Others));
-        assert_eq!(Scope::parse("all"), None);
+        assert_eq!(LogoutScope::parse("local"), Some(LogoutScope::Local));
+        assert_eq!(LogoutScope::parse("global"), Some(LogoutScope::Global));
+        assert_eq!(LogoutScope::parse("others"), Some(LogoutScope::Others));
+        assert_eq!(LogoutScope::parse("all"), None);
     }
 }

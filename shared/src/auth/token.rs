@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::config::{ConfigError, Env, JwtSecret, TokenSettings};
+use crate::config::{ConfigError, Env, JwtKeySource, JwtSecret, TokenSettings};
 use crate::error::ApiError;
 use crate::secrets::Secrets;
 
@@ -139,16 +139,14 @@ impl TokenKeys {
     /// `JWT_SECRET_ARN` (AWS), read at once; and the settings from the environment.
     pub async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
         let settings = TokenSettings::from_env(env)?;
-        let Some(arn) = env
-            .get("JWT_SECRET_ARN")
-            .filter(|_| env.get("JWT_SECRET").is_none())
-        else {
-            return Ok(Self::new(&JwtSecret::load(env, secrets).await?, settings));
+        let arn = match JwtKeySource::from_env(env)? {
+            JwtKeySource::Value(secret) => return Ok(Self::new(&secret, settings)),
+            JwtKeySource::Secret(arn) => arn,
         };
-        let keys = read_keys(secrets, arn).await?;
+        let keys = read_keys(secrets, &arn).await?;
         let source = KeySource {
-            secrets: Secrets::new(env),
-            arn: arn.to_owned(),
+            secrets: secrets.clone(),
+            arn,
             last_reread: Mutex::new(None),
         };
         Ok(Self::with_keys(keys, settings, Some(source)))

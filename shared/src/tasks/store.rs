@@ -276,12 +276,29 @@ pub async fn list_page(
     .during("tasks.list_page")
 }
 
+/// A task status after which nothing about the task or its steps changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinalStatus {
+    Completed,
+    Cancelled,
+}
+
+impl FinalStatus {
+    /// What a client is told when it tries to move a step of such a task.
+    pub fn detail(self) -> &'static str {
+        match self {
+            Self::Completed => "the task is completed; its steps cannot change",
+            Self::Cancelled => "the task is cancelled; its steps cannot change",
+        }
+    }
+}
+
 /// Why a step update was refused, besides a stale version or a missing task or step.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
     /// The task is completed or cancelled: its steps are final too.
-    #[error("the task is {0}; its steps cannot change")]
-    TaskFinal(&'static str),
+    #[error("{}", .0.detail())]
+    TaskFinal(FinalStatus),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -289,10 +306,7 @@ pub enum StepError {
 impl From<StepError> for ApiError {
     fn from(err: StepError) -> Self {
         match err {
-            StepError::TaskFinal(status) => ApiError::InUse(match status {
-                "completed" => "the task is completed; its steps cannot change",
-                _ => "the task is cancelled; its steps cannot change",
-            }),
+            StepError::TaskFinal(status) => ApiError::InUse(status.detail()),
             StepError::Store(err) => err.into(),
         }
     }
@@ -400,8 +414,8 @@ pub async fn update_step(
     .during("tasks.why_step_not_written")?;
     match status {
         None => Ok(Written::Missing),
-        Some(TaskStatus::Completed) => Err(StepError::TaskFinal("completed")),
-        Some(TaskStatus::Cancelled) => Err(StepError::TaskFinal("cancelled")),
+        Some(TaskStatus::Completed) => Err(StepError::TaskFinal(FinalStatus::Completed)),
+        Some(TaskStatus::Cancelled) => Err(StepError::TaskFinal(FinalStatus::Cancelled)),
         Some(_) => Ok(Written::Stale),
     }
 }
