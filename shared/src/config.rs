@@ -498,9 +498,12 @@ pub struct ThrottleConfig {
     pub lockdown_failures: i32,
     pub lockdown_quiet: Duration,
     pub known_address_window: Duration,
+    /// Failures one source address may make per `address_window`, across accounts.
     pub address_budget: i32,
-    /// Registrations one source address may make per hour (each costs a bcrypt hash).
+    pub address_window: Duration,
+    /// Registrations one source address may make per `register_window` (each costs a hash).
     pub register_budget: i32,
+    pub register_window: Duration,
 }
 
 impl ThrottleConfig {
@@ -526,7 +529,9 @@ impl ThrottleConfig {
             lockdown_quiet: Duration::from_secs(24 * 60 * 60),
             known_address_window: Duration::from_secs(30 * 24 * 60 * 60),
             address_budget,
+            address_window: Duration::from_secs(10 * 60),
             register_budget,
+            register_window: Duration::from_secs(60 * 60),
         })
     }
 }

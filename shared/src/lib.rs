@@ -11,6 +11,7 @@
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod caller;
 pub mod config;
 pub mod db;
 pub mod env;

@@ -25,20 +25,23 @@ pub struct Pruned {
     pub rows: u64,
 }
 
-/// The age past which a kind's row has expired: a setting, or none where the statement says it.
+/// The age past which a kind's row has expired, from the settings; a refresh token has none of
+/// its own: it expires with its session.
 #[derive(Clone, Copy)]
 enum Age {
-    InStatement,
+    WithSession,
     EndedSessions,
     LockdownQuiet,
     KnownAddressWindow,
+    AddressWindow,
+    RegisterWindow,
 }
 
 /// Each kind's statement: deletes at most $1 of its expired rows; $2 is its `Age` in seconds.
 const RULES: [(&str, Age, &str); 7] = [
     (
         "refresh_tokens",
-        Age::InStatement,
+        Age::WithSession,
         "delete from refresh_tokens where ctid = any(array( \
              select t.ctid from sessions s join refresh_tokens t on t.session_id = s.id \
              where (s.revoked_at is not null or s.expires_at <= now()) \
@@ -71,17 +74,17 @@ const RULES: [(&str, Age, &str); 7] = [
     ),
     (
         "login_address_budgets",
-        Age::InStatement,
+        Age::AddressWindow,
         "delete from login_address_budgets where ctid = any(array( \
              select ctid from login_address_budgets \
-             where window_start < now() - interval '10 minutes' limit $1))",
+             where window_start < now() - $2 * interval '1 second' limit $1))",
     ),
     (
         "register_address_budgets",
-        Age::InStatement,
+        Age::RegisterWindow,
         "delete from register_address_budgets where ctid = any(array( \
              select ctid from register_address_budgets \
-             where window_start < now() - interval '1 hour' limit $1))",
+             where window_start < now() - $2 * interval '1 second' limit $1))",
     ),
     (
         "login_known_addresses",
@@ -102,10 +105,12 @@ pub async fn prune_expired(
 ) -> Result<Vec<Pruned>, StoreError> {
     let seconds = |age: Age| {
         match age {
-            Age::InStatement => Duration::ZERO,
+            Age::WithSession => Duration::ZERO,
             Age::EndedSessions => retention.ended_sessions,
             Age::LockdownQuiet => throttle.lockdown_quiet,
             Age::KnownAddressWindow => throttle.known_address_window,
+            Age::AddressWindow => throttle.address_window,
+            Age::RegisterWindow => throttle.register_window,
         }
         .as_secs_f64()
     };

@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::db::{Db, Operation, StoreError};
 
 /// The outcome of a write that only applies to a version the client still has.

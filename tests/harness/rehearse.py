@@ -10,11 +10,14 @@ repository did not write wherever one exists.
    what the code and the README need.
 2. The release bootstraps that deploy (target/lambda/<name>/bootstrap, built as `sam build`
    builds them), run as Lambda runs them: a process with the environment the rendered template
-   gives it, at the local Lambda Runtime API every harness uses (`local-runtime`, through `runtime_api.py`). Secrets come from the Secrets
-   Manager emulator (moto); the database is a PostgreSQL cluster of its own that trusts nobody:
-   every role logs in with its password (SCRAM) over TLS. `migrate` answers CloudFormation's
-   Create, Update and Delete events and Secrets Manager's four rotation steps; every route is
-   called; the API functions are seen connected as the app role only.
+   gives it, at the local Lambda Runtime API every harness uses (`local-runtime`, through
+   `runtime_api.py`). Secrets come from the Secrets Manager emulator (moto); the database is a
+   PostgreSQL cluster of its own that trusts nobody: every role logs in with its password
+   (SCRAM) over TLS. `migrate` answers CloudFormation's Create, Update and Delete events and
+   Secrets Manager's four rotation steps; every route is called; `maintenance` runs as its
+   schedule would; in the default mode, requests from many source addresses prove the register
+   budget and that the lockdown answers alike for real and unknown names; the API functions are
+   seen connected as the app role only.
 
 What this cannot prove is said in the README ("What the rehearsal proves").
 
@@ -730,6 +733,9 @@ def run_functions(cfn, mode, admin_url, ca_pem, log_dir):
             fail(f"{mode}: " + "; ".join(wrong))
         steps.append(f"{len(calls)} routes answered as documented")
 
+        if mode == "default":
+            steps.extend(abuse_limits(functions))
+
         # The scheduled maintenance, as EventBridge invokes it: it connects as the app role and
         # prunes every kind; the logout above ended a session whose refresh tokens must go.
         kind, result = functions["maintenance"].api.invoke({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
@@ -797,6 +803,43 @@ def run_functions(cfn, mode, admin_url, ca_pem, log_dir):
     finally:
         for function in started:
             function.stop()
+
+
+def abuse_limits(functions):
+    """Black-box, through the release bootstraps: one address's hourly registration budget (the
+    template's default, 20), and the account-wide lockdown answering alike for a real name and a
+    name no account has (100 failures from 100 addresses each, then a stranger's attempt)."""
+    def invoke(binary, body, source_ip):
+        kind, result = functions[binary].api.invoke(http_event("POST", f"/api/{'users/register' if binary == 'register' else 'auth/login'}",
+                                                               f"/api/{'users/register' if binary == 'register' else 'auth/login'}", body, source_ip=source_ip))
+        if kind != "response":
+            fail(f"{binary} reported an error: {result}")
+        headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
+        return result["statusCode"], json.loads(result["body"]) if result.get("body") else None, headers
+
+    password = "violet rivers hum beneath lanterns"
+    prefix = f"budget_{secrets.token_hex(3)}"
+    statuses = [invoke("register", {"username": f"{prefix}_{i}", "email": f"{prefix}_{i}@example.com", "password": password}, "203.0.113.77")[0]
+                for i in range(21)]
+    refused = invoke("register", {"username": f"{prefix}_x", "email": f"{prefix}_x@example.com", "password": password}, "203.0.113.77")
+    elsewhere = invoke("register", {"username": f"{prefix}_y", "email": f"{prefix}_y@example.com", "password": password}, "203.0.113.78")[0]
+    if statuses != [201] * 20 + [429] or refused[0] != 429 or not refused[2].get("retry-after") or elsewhere != 201:
+        fail(f"register budget: {statuses}, then {refused[0]} {refused[2].get('retry-after')}, another address {elsewhere}")
+
+    answers = {}
+    for label, login in (("real", f"{prefix}_0"), ("unknown", f"nobody_{secrets.token_hex(4)}")):
+        block = 1 if label == "real" else 2
+        for i in range(100):
+            status = invoke("login", {"login": login, "password": "not it, not it, not it"}, f"10.{block}.{i // 250}.{i % 250 + 1}")[0]
+            if status != 401:
+                fail(f"lockdown: failure {i + 1} of the {label} name answered {status}")
+        status, body, headers = invoke("login", {"login": login, "password": "not it, not it, not it"}, f"192.0.2.{block}")
+        answers[label] = (status, body, int(headers.get("retry-after", "0")))
+    real, unknown = answers["real"], answers["unknown"]
+    if real[0] != 429 or real[:2] != unknown[:2] or abs(real[2] - unknown[2]) > 1 or not 86_000 < real[2] <= 86_400:
+        fail(f"lockdown: a real name answered {real}, an unknown one {unknown}")
+    return ["register: 20 from one address, the 21st 429 with Retry-After, another address 201",
+            f"lockdown after 100 failures: 429, Retry-After {real[2]} s, alike for a real and an unknown name"]
 
 
 def main():

@@ -94,6 +94,7 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
         &origin,
         &refresh,
         &state.sessions,
+        &state.throttle,
         rehashed.as_deref(),
         &metadata,
     )

@@ -28,6 +28,7 @@ async fn logged_in(db: &PgPool) -> (shared::auth::Caller, String) {
         },
         &first,
         &testing::refresh_state(db.clone()).sessions,
+        &shared::config::ThrottleConfig::from_env(&shared::Env::default()).unwrap(),
         None,
         &json!({}),
     )

@@ -9,7 +9,7 @@ use crate::db::Db;
 use uuid::Uuid;
 
 use crate::agents::{Agent, AgentChanges, NewAgent};
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::db::{Operation, StoreError};
 use crate::pagination::Position;
 use crate::written::{Written, deleted_or_why, why_not_written};

@@ -4,7 +4,7 @@ use serde_json::Value;
 use sqlx::PgExecutor;
 
 use crate::audit::{AuditEntry, AuditEvent, AuditFilter};
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::db::{Operation, StoreError};
 use crate::pagination::Position;
 

@@ -2,7 +2,6 @@
 
 use lambda_http::Request;
 use lambda_http::http::header;
-use uuid::Uuid;
 
 use crate::auth::session;
 use crate::auth::token::TokenKeys;
@@ -10,12 +9,7 @@ use crate::db::Db;
 use crate::error::ApiError;
 use crate::users::{self, User};
 
-/// Who is calling: the user and the session their access token belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Caller {
-    pub user_id: Uuid,
-    pub session_id: Uuid,
-}
+pub use crate::caller::Caller;
 
 /// The user behind the request's `Authorization: Bearer <token>`, in one statement that also
 /// checks the token's session still stands; or a 401 with a `WWW-Authenticate: Bearer` challenge

@@ -24,7 +24,7 @@ use serde_json::json;
 
 use crate::audit;
 use crate::auth::{Caller, TokenKeys};
-use crate::config::SessionConfig;
+use crate::config::{SessionConfig, ThrottleConfig};
 use crate::db::{Operation, StoreError};
 use crate::error::ApiError;
 use crate::http::{self, ApiResult};
@@ -108,6 +108,7 @@ pub async fn open_after_login(
     origin: &Origin,
     refresh: &RefreshToken,
     lifetimes: &SessionConfig,
+    throttle: &ThrottleConfig,
     rehashed_password: Option<&str>,
     audit_metadata: &Value,
 ) -> Result<Option<Opened>, StoreError> {
@@ -128,7 +129,8 @@ pub async fn open_after_login(
              on conflict (user_id, source_ip) do update set last_success_at = now()), \
          budget as ( \
              update login_address_budgets set failures = greatest(failures - 1, 0) \
-             where source_ip = $2::inet and window_start = date_bin('10 minutes', now(), timestamptz 'epoch') \
+             where source_ip = $2::inet \
+               and window_start = date_bin($10 * interval '1 second', now(), timestamptz 'epoch') \
                and exists (select 1 from verified)), \
          session as ( \
              insert into sessions (user_id, expires_at, user_agent, source_ip, password_version) \
@@ -154,6 +156,7 @@ pub async fn open_after_login(
     .bind(rehashed_password)
     .bind(audit_metadata)
     .bind(password_version)
+    .bind(throttle.address_window.as_secs_f64())
     .fetch_optional(db)
     .await
     .during("sessions.open_after_login")

@@ -10,7 +10,8 @@
 //!   addresses that logged in to it within `known_address_window` may try, until a success or
 //!   `lockdown_quiet` without failures. A name no account has is locked down the same way
 //!   (`login_name_failures`), with the same `Retry-After`, so the lockdown tells nothing either.
-//! - per source address, across accounts: at most `address_budget` failures per 10 minutes
+//! - per source address, across accounts: at most `address_budget` failures per
+//!   `address_window` (10 minutes)
 //!   (credential stuffing).
 //!
 //! An unknown account is throttled by the name tried, exactly like a known one, so the answers
@@ -146,7 +147,7 @@ async fn charge(
                      and k.last_success_at > now() - $10 * interval '1 second')), \
          budget as ( \
              insert into login_address_budgets as b (source_ip, window_start, failures, last_attempt) \
-             select source.ip, date_bin('10 minutes', now(), timestamptz 'epoch'), 1, $5 \
+             select source.ip, date_bin($12 * interval '1 second', now(), timestamptz 'epoch'), 1, $5 \
              from source, subject where not exists (select 1 from lockdown) \
              on conflict (source_ip, window_start) do update \
                  set failures = b.failures + (b.failures < $11)::int, \
@@ -191,7 +192,7 @@ async fn charge(
                 (select failures from throttle) as failures, \
                 ceil(extract(epoch from coalesce( \
                     (select max(last_failed_at) + $9 * interval '1 second' from lockdown), \
-                    (select window_start + interval '10 minutes' from budget where not allowed), \
+                    (select window_start + $12 * interval '1 second' from budget where not allowed), \
                     (select locked_until from throttle where not allowed)) - now()))::bigint \
                     as retry_after_secs \
          from (select 1) as one left join account a on true",
@@ -207,6 +208,7 @@ async fn charge(
     .bind(config.lockdown_quiet.as_secs_f64())
     .bind(config.known_address_window.as_secs_f64())
     .bind(config.address_budget)
+    .bind(config.address_window.as_secs_f64())
     .fetch_one(db)
     .await
     .during("throttle.charge")?;
@@ -259,7 +261,8 @@ async fn charge(
 }
 
 /// Charges a registration to its source address before the password is hashed: at most
-/// `register_budget` per hour. `Some(retry_after_secs)` when this address has spent it.
+/// `register_budget` per `register_window`. `Some(retry_after_secs)` when this address has
+/// spent it.
 pub async fn charge_registration(
     db: impl PgExecutor<'_>,
     source_ip: Option<&str>,
@@ -267,13 +270,15 @@ pub async fn charge_registration(
 ) -> Result<Option<u64>, StoreError> {
     let (allowed, retry_after_secs): (bool, i64) = sqlx::query_as(
         "insert into register_address_budgets as b (source_ip, window_start, attempts) \
-         values (coalesce($1::inet, inet '0.0.0.0'), date_bin('1 hour', now(), timestamptz 'epoch'), 1) \
+         values (coalesce($1::inet, inet '0.0.0.0'), \
+                 date_bin($3 * interval '1 second', now(), timestamptz 'epoch'), 1) \
          on conflict (source_ip, window_start) do update set attempts = least(b.attempts + 1, $2 + 1) \
          returning attempts <= $2, \
-                   ceil(extract(epoch from window_start + interval '1 hour' - now()))::bigint",
+                   ceil(extract(epoch from window_start + $3 * interval '1 second' - now()))::bigint",
     )
     .bind(source_ip)
     .bind(config.register_budget)
+    .bind(config.register_window.as_secs_f64())
     .fetch_one(db)
     .await
     .during("throttle.charge_registration")?;

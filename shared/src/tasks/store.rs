@@ -8,7 +8,7 @@ use sqlx::PgExecutor;
 use crate::db::Db;
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::db::{Operation, StoreError};
 use crate::error::ApiError;
 use crate::pagination::Position;

@@ -3,7 +3,7 @@
 use serde_json::Value;
 use sqlx::PgExecutor;
 
-use crate::auth::Caller;
+use crate::caller::Caller;
 use crate::db::{Operation, StoreError};
 use crate::users::{NewUser, User};
 
