@@ -37,61 +37,46 @@ enum Age {
     RegisterWindow,
 }
 
-/// Each kind's statement: deletes at most $1 of its expired rows; $2 is its `Age` in seconds.
+/// Each kind: its table, its `Age`, and when one of its rows (`x`) has expired; $2 is the age in
+/// seconds. `prune_expired` deletes at most $1 such rows per statement.
 const RULES: [(&str, Age, &str); 7] = [
     (
         "refresh_tokens",
         Age::WithSession,
-        "delete from refresh_tokens where ctid = any(array( \
-             select t.ctid from sessions s join refresh_tokens t on t.session_id = s.id \
-             where (s.revoked_at is not null or s.expires_at <= now()) \
-             limit $1))",
+        "exists (select 1 from sessions s where s.id = x.session_id \
+                 and (s.revoked_at is not null or s.expires_at <= now()))",
     ),
     (
         "sessions",
         Age::EndedSessions,
-        "delete from sessions where ctid = any(array( \
-             select ctid from sessions \
-             where revoked_at < now() - $2 * interval '1 second' \
-                or expires_at < now() - $2 * interval '1 second' \
-             limit $1))",
+        "x.revoked_at < now() - $2 * interval '1 second' \
+         or x.expires_at < now() - $2 * interval '1 second'",
     ),
     (
         "login_throttles",
         Age::LockdownQuiet,
-        "delete from login_throttles where ctid = any(array( \
-             select ctid from login_throttles \
-             where updated_at < now() - $2 * interval '1 second' \
-               and (locked_until is null or locked_until < now()) \
-             limit $1))",
+        "x.updated_at < now() - $2 * interval '1 second' \
+         and (x.locked_until is null or x.locked_until < now())",
     ),
     (
         "login_name_failures",
         Age::LockdownQuiet,
-        "delete from login_name_failures where ctid = any(array( \
-             select ctid from login_name_failures \
-             where last_failed_at < now() - $2 * interval '1 second' limit $1))",
+        "x.last_failed_at < now() - $2 * interval '1 second'",
     ),
     (
         "login_address_budgets",
         Age::AddressWindow,
-        "delete from login_address_budgets where ctid = any(array( \
-             select ctid from login_address_budgets \
-             where window_start < now() - $2 * interval '1 second' limit $1))",
+        "x.window_start < now() - $2 * interval '1 second'",
     ),
     (
         "register_address_budgets",
         Age::RegisterWindow,
-        "delete from register_address_budgets where ctid = any(array( \
-             select ctid from register_address_budgets \
-             where window_start < now() - $2 * interval '1 second' limit $1))",
+        "x.window_start < now() - $2 * interval '1 second'",
     ),
     (
         "login_known_addresses",
         Age::KnownAddressWindow,
-        "delete from login_known_addresses where ctid = any(array( \
-             select ctid from login_known_addresses \
-             where last_success_at < now() - $2 * interval '1 second' limit $1))",
+        "x.last_success_at < now() - $2 * interval '1 second'",
     ),
 ];
 
@@ -115,10 +100,15 @@ pub async fn prune_expired(
         .as_secs_f64()
     };
     let mut pruned = Vec::with_capacity(RULES.len() + 1);
-    for (kind, age, sql) in RULES {
+    for (kind, age, expired) in RULES {
+        // The tables and conditions are the constants above, never input.
+        let sql = format!(
+            "delete from {kind} where ctid = any(array( \
+                 select x.ctid from {kind} x where {expired} limit $1))"
+        );
         let mut rows = 0;
         loop {
-            let deleted = sqlx::query(sql)
+            let deleted = sqlx::query(&sql)
                 .bind(retention.batch_rows)
                 .bind(seconds(age))
                 .execute(db)
