@@ -3,7 +3,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 PORT ?= 9000
 
-.PHONY: help dev maintenance storage check test fuzz drill bench test-remote lint-template rehearse build deploy deploy-guided destroy migrate db-start db-stop fmt
+.PHONY: help dev maintenance storage check sqlx-prepare test fuzz drill bench test-remote lint-template rehearse build deploy deploy-guided destroy migrate db-start db-stop fmt
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -19,6 +19,9 @@ storage: ## Measure the database's storage per million logins, with and without 
 
 check: ## The inner loop (under 2 minutes warm): fmt, clippy, unit tests and template checks, no database
 	@bash tests/harness/check.sh
+
+sqlx-prepare: ## Describe every sqlx::query! again into .sqlx/ (after changing a statement or a migration)
+	@bash tests/harness/sqlx.sh prepare
 
 test: ## Every check: fmt, clippy, unit/database/handler tests, black-box HTTP tests, template lint
 	@bash tests/harness/test.sh

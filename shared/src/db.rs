@@ -102,8 +102,8 @@ impl<T> Operation<T> for Result<T, sqlx::Error> {
 
 /// `select 1`: whether the database answers.
 pub async fn ping(db: &Db) -> Result<(), StoreError> {
-    sqlx::query("select 1")
-        .execute(db)
+    sqlx::query_scalar!("select 1 as one")
+        .fetch_one(db)
         .await
         .during("db.ping")?;
     Ok(())

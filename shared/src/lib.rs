@@ -5,7 +5,7 @@
 //! - `http`, `error`: JSON in, RFC 9457 problems out, entity tags, query parameters;
 //! - `db`: the pool, the migrations, and what each named constraint means to a client;
 //! - `auth`: passwords, tokens, the Bearer guard, the login throttle;
-//! - `users`, `tasks`, `agents`, `audit`: each domain's types (`types`) and SQL (`store`);
+//! - `users`, `sessions`, `tasks`, `agents`, `audit`: each domain's types and SQL (`store`);
 //! - `pagination`: keyset pages and their signed cursors.
 
 pub mod agents;
@@ -22,6 +22,7 @@ pub mod pagination;
 pub mod retention;
 pub mod runtime;
 pub mod secrets;
+pub mod sessions;
 pub mod state;
 pub mod tasks;
 pub mod telemetry;

@@ -1,55 +1,26 @@
 //! The outcome of a conditional write (an `If-Match` update or delete) and, when it touched
 //! nothing, why.
 
-use uuid::Uuid;
-
-use crate::caller::Caller;
-use crate::db::{Db, Operation, StoreError};
-
-/// The outcome of a write that only applies to a version the client still has.
+/// What a conditional write did.
 #[derive(Debug)]
 pub enum Written<T> {
+    /// Written; the row as it is now.
     Done(T),
-    /// The row exists, but not at a version `If-Match` named.
+    /// The row exists but is at another version: 412.
     Stale,
     /// No such row of this owner (or the caller's session has ended: the handler's
-    /// `not_found` then answers 401).
+    /// `not_found` tells a 404 from a 401).
     Missing,
 }
 
-/// Why a conditional write touched nothing (a second statement, on the failure path only):
-/// `exists` is the statement that tells whether row `$1` of owner `$2` is there.
-pub async fn why_not_written<T>(
-    db: &Db,
-    caller: Caller,
-    id: Uuid,
-    exists: &'static str,
-) -> Result<Written<T>, StoreError> {
-    let live = crate::auth::session::is_live(db, caller).await?;
-    let there: bool = sqlx::query_scalar(exists)
-        .bind(id)
-        .bind(caller.user_id)
-        .fetch_one(db)
-        .await
-        .during("db.why_not_written")?;
-    Ok(if live && there {
-        Written::Stale
-    } else {
-        Written::Missing
-    })
-}
-
-/// The outcome of a conditional delete that removed `deleted` rows.
-pub async fn deleted_or_why(
-    db: &Db,
-    caller: Caller,
-    id: Uuid,
-    deleted: i64,
-    exists: &'static str,
-) -> Result<Written<()>, StoreError> {
-    if deleted > 0 {
-        Ok(Written::Done(()))
-    } else {
-        why_not_written(db, caller, id, exists).await
+impl<T> Written<T> {
+    /// Why a write that touched nothing did not, from a second statement on the failure path
+    /// only: whether the caller's session stands and whether the owner's row exists.
+    pub fn why_not(live: bool, there: bool) -> Self {
+        if live && there {
+            Written::Stale
+        } else {
+            Written::Missing
+        }
     }
 }

@@ -19,6 +19,8 @@ MOTO_VERSION=5.2.5
 OPENAPI_PYTHON_CLIENT_VERSION=0.29.1
 SAM_CLI_VERSION=1.170.0
 SCHEMATHESIS_VERSION=4.32.5
+# Pinned tool versions (crates.io), built into .local/cargo by tests/harness/sqlx.sh.
+SQLX_CLI_VERSION=0.8.6
 
 # The AWS SDK must never probe the instance-metadata address from here.
 export AWS_EC2_METADATA_DISABLED=true

@@ -33,6 +33,9 @@ export DATABASE_URL
 # The cluster's TLS certificate and the test CAs, for the verify-full tests.
 eval "$(bash tests/harness/postgres.sh tls | sed 's/^/export /')"
 
+say "every SQL statement against the migrated schema (cargo sqlx prepare --check)"
+bash tests/harness/sqlx.sh check
+
 say "starting the Secrets Manager emulator"
 start_moto 5520 "$STATE/moto.log"
 moto_pid=$MOTO_PID

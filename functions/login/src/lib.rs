@@ -11,9 +11,10 @@ use lambda_http::Request;
 use shared::ApiError;
 use shared::audit::{self, AuditEvent};
 use shared::auth::password::{cost_of, dummy_hash, hash_password, verify_password};
-use shared::auth::session::{self, Origin, RefreshToken};
+use shared::auth::session::token_response;
 use shared::auth::throttle::{self, Verdict};
 use shared::http::{self, ApiResult};
+use shared::sessions::{self, Origin, RefreshToken};
 use shared::users::Credentials;
 
 pub use shared::state::PasswordCheck as State;
@@ -87,12 +88,12 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
     };
     let refresh = RefreshToken::generate()?;
     let metadata = audit::request_metadata(&request);
-    let opened = session::open_after_login(
+    let opened = sessions::open_after_login(
         &state.db,
         account.id,
         account.password_version,
         &origin,
-        &refresh,
+        &refresh.hash,
         &state.sessions,
         &state.throttle,
         rehashed.as_deref(),
@@ -109,7 +110,7 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
         return Err(invalid_credentials());
     };
     tracing::info!(outcome = "success", user_id = %account.id, session_id = %opened.session_id, rehashed = rehashed.is_some(), "login");
-    session::token_response(&state.keys, &opened, &refresh)
+    token_response(&state.keys, &opened, &refresh)
 }
 
 #[cfg(test)]

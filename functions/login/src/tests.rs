@@ -63,7 +63,7 @@ async fn login_opens_a_session_with_an_access_and_a_refresh_token(db: PgPool) {
     .await
     .unwrap();
     assert_eq!((owner, source_ip.as_str()), (user.id, OWNER));
-    assert_eq!(stored_hash, shared::auth::session::hash(refresh));
+    assert_eq!(stored_hash, shared::sessions::hash(refresh));
     assert_eq!(audit_actions(&db).await, ["auth.login_success"]);
 }
 

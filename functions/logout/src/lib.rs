@@ -5,9 +5,9 @@
 use lambda_http::Request;
 use shared::ApiError;
 use shared::audit;
-use shared::auth::session::{self, LogoutScope};
 use shared::auth::{authenticate_token, session_ended};
 use shared::http::{self, ApiResult, QueryParameters};
+use shared::sessions::{self, LogoutScope};
 
 pub use shared::state::Api as State;
 
@@ -22,7 +22,7 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
     };
 
     let metadata = audit::request_metadata(&request);
-    if !session::logout(&state.db, caller, scope, &metadata).await? {
+    if !sessions::logout(&state.db, caller, scope, &metadata).await? {
         return Err(session_ended(caller));
     }
     tracing::info!(user_id = %caller.user_id, session_id = %caller.session_id, ?scope, "logout");

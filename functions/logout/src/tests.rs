@@ -14,7 +14,7 @@ async fn logout(state: &State, caller: Caller, query: &str) -> lambda_http::Resp
 }
 
 async fn live(db: &PgPool, caller: Caller) -> bool {
-    shared::auth::session::is_live(db, caller).await.unwrap()
+    shared::sessions::is_live(db, caller).await.unwrap()
 }
 
 struct Sessions {

@@ -5,10 +5,10 @@
 use lambda_http::Request;
 use shared::audit;
 use shared::auth::password::hash_password;
-use shared::auth::session::Origin;
 use shared::auth::throttle::verify_caller_password;
 use shared::auth::{authenticate_token, session_ended};
 use shared::http::{self, ApiResult};
+use shared::sessions::Origin;
 use shared::users::{self, Email, NewPassword, PasswordChange};
 use shared::{ApiError, FieldErrors};
 

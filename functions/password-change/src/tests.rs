@@ -18,7 +18,7 @@ async fn change(state: &State, caller: Caller, body: Value) -> lambda_http::Resp
 }
 
 async fn live(db: &PgPool, caller: Caller) -> bool {
-    shared::auth::session::is_live(db, caller).await.unwrap()
+    shared::sessions::is_live(db, caller).await.unwrap()
 }
 
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]

@@ -5,8 +5,9 @@
 use lambda_http::Request;
 use serde::Deserialize;
 use shared::audit;
-use shared::auth::session::{self, RefreshToken, Refreshed};
+use shared::auth::session::token_response;
 use shared::http::{self, ApiResult};
+use shared::sessions::{self, RefreshToken, Refreshed};
 use shared::{ApiError, FieldErrors};
 
 pub use shared::state::Refresh as State;
@@ -30,15 +31,23 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
         ApiError::Unprocessable(FieldErrors::single("refresh_token", "is required"))
     })?;
     // A malformed token cannot be one we issued: no need to ask the database.
-    let presented = session::parse_refresh_token(&presented)
+    let presented = sessions::parse_refresh_token(&presented)
         .ok_or_else(|| refused("the refresh token is invalid, expired or revoked"))?;
 
     let successor = RefreshToken::generate()?;
     let metadata = audit::request_metadata(&request);
-    match session::refresh(&state.db, presented, &successor, &state.sessions, &metadata).await? {
+    match sessions::refresh(
+        &state.db,
+        presented,
+        &successor.hash,
+        &state.sessions,
+        &metadata,
+    )
+    .await?
+    {
         Refreshed::Rotated(opened) => {
             tracing::info!(user_id = %opened.user_id, session_id = %opened.session_id, "refresh");
-            session::token_response(&state.keys, &opened, &successor)
+            token_response(&state.keys, &opened, &successor)
         }
         Refreshed::Reused => {
             tracing::warn!("refresh: a spent refresh token was presented; its session is revoked");

@@ -18,15 +18,15 @@ async fn refresh(state: &State, token: &str) -> lambda_http::Response<Body> {
 async fn logged_in(db: &PgPool) -> (shared::auth::Caller, String) {
     let user = testing::create_user(db, "ada", PASSWORD).await;
     let first = RefreshToken::generate().unwrap();
-    let opened = session::open_after_login(
+    let opened = sessions::open_after_login(
         db,
         user.id,
         1,
-        &session::Origin {
+        &sessions::Origin {
             source_ip: Some("203.0.113.7".into()),
             user_agent: None,
         },
-        &first,
+        &first.hash,
         &testing::refresh_state(db.clone()).sessions,
         &shared::config::ThrottleConfig::from_env(&shared::Env::default()).unwrap(),
         None,
@@ -39,7 +39,7 @@ async fn logged_in(db: &PgPool) -> (shared::auth::Caller, String) {
         user_id: user.id,
         session_id: opened.session_id,
     };
-    (caller, session::expose(&first).to_owned())
+    (caller, sessions::expose(&first).to_owned())
 }
 
 async fn revoked_reason(db: &PgPool, caller: shared::auth::Caller) -> Option<String> {
@@ -131,7 +131,7 @@ async fn unknown_malformed_idle_or_expired_tokens_are_401_and_bad_bodies_422(db:
     let state = testing::refresh_state(db.clone());
     let (caller, first) = logged_in(&db).await;
 
-    let unknown = session::expose(&RefreshToken::generate().unwrap()).to_owned();
+    let unknown = sessions::expose(&RefreshToken::generate().unwrap()).to_owned();
     assert_eq!(refresh(&state, &unknown).await.status(), 401);
     assert_eq!(refresh(&state, "not-a-token").await.status(), 401);
 

@@ -8,9 +8,9 @@ use lambda_http::Request;
 use shared::ApiError;
 use shared::audit;
 use shared::auth::password::hash_password;
-use shared::auth::session::Origin;
 use shared::auth::throttle::charge_registration;
 use shared::http::{self, ApiResult};
+use shared::sessions::Origin;
 use shared::users::{self, NewUser};
 
 pub use shared::state::Signup as State;

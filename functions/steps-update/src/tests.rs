@@ -229,3 +229,47 @@ async fn a_task_completes_only_when_every_step_has(db: PgPool) {
 
     assert_eq!(running["status"], "in_progress", "step one still runs");
 }
+
+/// A task set back to `pending` while one of its steps is in progress, whose step then fails:
+/// the derived move would be pending -> failed, which the transition table forbids. The task
+/// stays pending (it waits for another attempt) and the step keeps its failure.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_step_failing_under_a_task_set_back_to_pending_leaves_the_task_pending(db: PgPool) {
+    let f = fixture(db, &["fetch", "store"]).await;
+    assert_eq!(
+        f.patch(0, json!({"status": "in_progress"}), None)
+            .await
+            .status(),
+        200
+    );
+    sqlx::query("update tasks set status = 'pending' where id = $1")
+        .bind(f.task.id)
+        .execute(&f.db)
+        .await
+        .unwrap();
+
+    let failed = f.patch(0, json!({"status": "failed"}), None).await;
+
+    assert_eq!(failed.status(), 200, "{:?}", body_json(&failed));
+    let body = body_json(&failed);
+    assert_eq!(
+        (&body["status"], &body["steps"][0]["status"]),
+        (&json!("pending"), &json!("failed"))
+    );
+    assert_eq!(f.task_status().await.0, "pending");
+}
+
+/// A failed task is retried by moving a step again; when its last step completes, it completes.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_failed_task_whose_last_step_completes_is_completed(db: PgPool) {
+    let f = fixture(db, &["fetch"]).await;
+    f.patch(0, json!({"status": "in_progress"}), None).await;
+    let failed = f.patch(0, json!({"status": "failed"}), None).await;
+    assert_eq!(body_json(&failed)["status"], "failed");
+
+    let completed = f.patch(0, json!({"status": "completed"}), None).await;
+
+    assert_eq!(completed.status(), 200, "{:?}", body_json(&completed));
+    assert_eq!(body_json(&completed)["status"], "completed");
+    assert_eq!(f.task_status().await.0, "completed");
+}

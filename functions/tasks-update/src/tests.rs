@@ -186,6 +186,7 @@ async fn status_changes_follow_the_transition_table(db: PgPool) {
         (InProgress, Cancelled),
         (Failed, Pending),
         (Failed, InProgress),
+        (Failed, Completed),
         (Failed, Cancelled),
     ];
     for from in TaskStatus::ALL {

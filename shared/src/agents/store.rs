@@ -1,20 +1,16 @@
 //! Every SQL statement on agents, one function per operation, each one round trip on its
 //! success path with its audit row. Every statement is scoped by owner and checks the caller's
-//! session.
+//! session. The compiler checks each against the schema (`sqlx::query!`, `.sqlx/`).
 
 use serde_json::{Value, json};
 use sqlx::PgExecutor;
-
-use crate::db::Db;
 use uuid::Uuid;
 
 use crate::agents::{Agent, AgentChanges, NewAgent};
 use crate::caller::Caller;
-use crate::db::{Operation, StoreError};
+use crate::db::{Db, Operation, StoreError};
 use crate::pagination::Position;
-use crate::written::{Written, deleted_or_why, why_not_written};
-
-const AGENT_EXISTS: &str = "select exists(select 1 from agents where id = $1 and owner_id = $2)";
+use crate::written::Written;
 
 /// Creates the caller's agent with its `agent.create` audit row; `None` when the caller's
 /// session has ended. A taken name fails `agents_owner_name_unique` (409).
@@ -24,23 +20,27 @@ pub async fn create(
     agent: &NewAgent,
     audit_metadata: &Value,
 ) -> Result<Option<Agent>, StoreError> {
-    sqlx::query_as(
-        "with agent as ( \
-             insert into agents (owner_id, name, description, config, is_active) \
-             select $1, $2, $3, $4, $5 where session_is_live($7, $1) \
-             returning *), \
-         audit as ( \
-             insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
-             select owner_id, 'agent.create', 'agent', id, $6::jsonb from agent) \
-         select * from agent",
+    sqlx::query_as!(
+        Agent,
+        r#"with agent as (
+               insert into agents (owner_id, name, description, config, is_active)
+               select $1, $2, $3, $4, $5 where session_is_live($7, $1)
+               returning *),
+           audit as (
+               insert into audit_logs (actor_id, action, entity_type, entity_id, metadata)
+               select owner_id, 'agent.create', 'agent', id, $6::jsonb from agent)
+           select id as "id!", owner_id as "owner_id!", name as "name!", description,
+                  config as "config!", is_active as "is_active!", version as "version!",
+                  created_at as "created_at!", updated_at as "updated_at!"
+           from agent"#,
+        caller.user_id,
+        agent.name.as_str(),
+        agent.description.as_ref().map(|d| d.as_str()),
+        agent.config.as_value(),
+        agent.is_active,
+        audit_metadata,
+        caller.session_id,
     )
-    .bind(caller.user_id)
-    .bind(agent.name.as_str())
-    .bind(agent.description.as_ref().map(|d| d.as_str()))
-    .bind(agent.config.as_value())
-    .bind(agent.is_active)
-    .bind(audit_metadata)
-    .bind(caller.session_id)
     .fetch_optional(db)
     .await
     .during("agents.create")
@@ -52,12 +52,14 @@ pub async fn find_owned(
     caller: Caller,
     id: Uuid,
 ) -> Result<Option<Agent>, StoreError> {
-    sqlx::query_as(
-        "select * from agents where id = $1 and owner_id = $2 and session_is_live($3, $2)",
+    sqlx::query_as!(
+        Agent,
+        "select id, owner_id, name, description, config, is_active, version, created_at, updated_at
+         from agents where id = $1 and owner_id = $2 and session_is_live($3, $2)",
+        id,
+        caller.user_id,
+        caller.session_id,
     )
-    .bind(id)
-    .bind(caller.user_id)
-    .bind(caller.session_id)
     .fetch_optional(db)
     .await
     .during("agents.find_owned")
@@ -70,18 +72,20 @@ pub async fn list_page(
     after: Option<Position>,
     limit: i64,
 ) -> Result<Vec<Agent>, StoreError> {
-    sqlx::query_as(
-        "select * from agents \
-         where owner_id = $1 and session_is_live($5, $1) \
-           and ($2::timestamptz is null or (created_at, id) < ($2, $3)) \
-         order by created_at desc, id desc \
+    sqlx::query_as!(
+        Agent,
+        "select id, owner_id, name, description, config, is_active, version, created_at, updated_at
+         from agents
+         where owner_id = $1 and session_is_live($5, $1)
+           and ($2::timestamptz is null or (created_at, id) < ($2, $3::uuid))
+         order by created_at desc, id desc
          limit $4",
+        caller.user_id,
+        after.map(|p| p.created_at),
+        after.map(|p| p.id),
+        limit,
+        caller.session_id,
     )
-    .bind(caller.user_id)
-    .bind(after.map(|p| p.created_at))
-    .bind(after.map(|p| p.id))
-    .bind(limit)
-    .bind(caller.session_id)
     .fetch_all(db)
     .await
     .during("agents.list_page")
@@ -102,44 +106,46 @@ pub async fn update_if_version(
     if let Some(map) = metadata.as_object_mut() {
         map.insert("fields".into(), json!(changes.fields()));
     }
-    let updated: Option<Agent> = sqlx::query_as(
-        "with agent as ( \
-             update agents a set \
-                 name = coalesce($4, a.name), \
-                 description = case when $5 then $6 else a.description end, \
-                 config = coalesce($7, a.config), \
-                 is_active = coalesce($8, a.is_active), \
-                 version = a.version + 1 \
-             where a.id = $1 and a.owner_id = $2 and session_is_live($10, $2) \
-               and ($3::bigint[] is null or a.version = any($3)) \
-             returning a.*), \
-         audit as ( \
-             insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
-             select owner_id, 'agent.update', 'agent', id, \
-                    $9::jsonb || jsonb_build_object('version', version) from agent) \
-         select * from agent",
-    )
-    .bind(id)
-    .bind(caller.user_id)
-    .bind(versions)
-    .bind(changes.name.as_ref().map(|n| n.as_str()))
-    .bind(changes.description.is_some())
-    .bind(
+    let updated = sqlx::query_as!(
+        Agent,
+        r#"with agent as (
+               update agents a set
+                   name = coalesce($4, a.name),
+                   description = case when $5 then $6 else a.description end,
+                   config = coalesce($7, a.config),
+                   is_active = coalesce($8, a.is_active),
+                   version = a.version + 1
+               where a.id = $1 and a.owner_id = $2 and session_is_live($10, $2)
+                 and ($3::bigint[] is null or a.version = any($3))
+               returning a.*),
+           audit as (
+               insert into audit_logs (actor_id, action, entity_type, entity_id, metadata)
+               select owner_id, 'agent.update', 'agent', id,
+                      $9::jsonb || jsonb_build_object('version', version) from agent)
+           select id as "id!", owner_id as "owner_id!", name as "name!", description,
+                  config as "config!", is_active as "is_active!", version as "version!",
+                  created_at as "created_at!", updated_at as "updated_at!"
+           from agent"#,
+        id,
+        caller.user_id,
+        versions,
+        changes.name.as_ref().map(|n| n.as_str()),
+        changes.description.is_some(),
         changes
             .description
             .as_ref()
             .and_then(|d| d.as_ref().map(|d| d.as_str())),
+        changes.config.as_ref().map(|c| c.as_value()),
+        changes.is_active,
+        metadata,
+        caller.session_id,
     )
-    .bind(changes.config.as_ref().map(|c| c.as_value()))
-    .bind(changes.is_active)
-    .bind(metadata)
-    .bind(caller.session_id)
     .fetch_optional(db)
     .await
     .during("agents.update_if_version")?;
     match updated {
         Some(agent) => Ok(Written::Done(agent)),
-        None => why_not_written(db, caller, id, AGENT_EXISTS).await,
+        None => why_not_written(db, caller, id).await,
     }
 }
 
@@ -153,26 +159,45 @@ pub async fn delete_if_version(
     versions: Option<&[i64]>,
     audit_metadata: &Value,
 ) -> Result<Written<()>, StoreError> {
-    let deleted: i64 = sqlx::query_scalar(
-        "with deleted as ( \
-             delete from agents \
-             where id = $1 and owner_id = $2 and session_is_live($5, $2) \
-               and ($3::bigint[] is null or version = any($3)) \
-             returning id, name, version), \
-         audit as ( \
-             insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
-             select $2, 'agent.delete', 'agent', id, \
-                    $4::jsonb || jsonb_build_object('name', name, 'version', version) \
-             from deleted) \
-         select count(*) from deleted",
+    let deleted = sqlx::query_scalar!(
+        r#"with deleted as (
+               delete from agents
+               where id = $1 and owner_id = $2 and session_is_live($5, $2)
+                 and ($3::bigint[] is null or version = any($3))
+               returning id, name, version),
+           audit as (
+               insert into audit_logs (actor_id, action, entity_type, entity_id, metadata)
+               select $2, 'agent.delete', 'agent', id,
+                      $4::jsonb || jsonb_build_object('name', name, 'version', version)
+               from deleted)
+           select count(*) as "deleted!" from deleted"#,
+        id,
+        caller.user_id,
+        versions,
+        audit_metadata,
+        caller.session_id,
     )
-    .bind(id)
-    .bind(caller.user_id)
-    .bind(versions)
-    .bind(audit_metadata)
-    .bind(caller.session_id)
     .fetch_one(db)
     .await
     .during("agents.delete_if_version")?;
-    deleted_or_why(db, caller, id, deleted, AGENT_EXISTS).await
+    if deleted > 0 {
+        Ok(Written::Done(()))
+    } else {
+        why_not_written(db, caller, id).await
+    }
+}
+
+/// Why a conditional write touched nothing (the failure path's second statement).
+async fn why_not_written<T>(db: &Db, caller: Caller, id: Uuid) -> Result<Written<T>, StoreError> {
+    let row = sqlx::query!(
+        r#"select session_is_live($3, $2) as "live!",
+                  exists (select 1 from agents where id = $1 and owner_id = $2) as "there!""#,
+        id,
+        caller.user_id,
+        caller.session_id,
+    )
+    .fetch_one(db)
+    .await
+    .during("agents.why_not_written")?;
+    Ok(Written::why_not(row.live, row.there))
 }

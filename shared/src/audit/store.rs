@@ -9,15 +9,15 @@ use crate::db::{Operation, StoreError};
 use crate::pagination::Position;
 
 pub async fn record(db: impl PgExecutor<'_>, event: AuditEvent) -> Result<(), StoreError> {
-    sqlx::query(
-        "insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
+    sqlx::query!(
+        "insert into audit_logs (actor_id, action, entity_type, entity_id, metadata)
          values ($1, $2, $3, $4, $5)",
+        event.actor_id,
+        event.action,
+        event.entity_type,
+        event.entity_id,
+        Value::Object(event.metadata),
     )
-    .bind(event.actor_id)
-    .bind(event.action)
-    .bind(event.entity_type)
-    .bind(event.entity_id)
-    .bind(Value::Object(event.metadata))
     .execute(db)
     .await
     .during("audit.record")?;
@@ -33,25 +33,26 @@ pub async fn list_page(
     after: Option<Position>,
     limit: i64,
 ) -> Result<Vec<AuditEntry>, StoreError> {
-    sqlx::query_as(
-        "select id, actor_id, action, entity_type, entity_id, metadata, created_at \
-         from audit_logs \
-         where actor_id = $1 and session_is_live($2, $1) \
-           and ($3::text is null or entity_type = $3) \
-           and ($4::uuid is null or entity_id = $4) \
-           and ($5::text is null or action = $5) \
-           and ($6::timestamptz is null or (created_at, id) < ($6, $7)) \
-         order by created_at desc, id desc \
+    sqlx::query_as!(
+        AuditEntry,
+        "select id, actor_id, action, entity_type, entity_id, metadata, created_at
+         from audit_logs
+         where actor_id = $1 and session_is_live($2, $1)
+           and ($3::text is null or entity_type = $3)
+           and ($4::uuid is null or entity_id = $4)
+           and ($5::text is null or action = $5)
+           and ($6::timestamptz is null or (created_at, id) < ($6, $7::bigint))
+         order by created_at desc, id desc
          limit $8",
+        caller.user_id,
+        caller.session_id,
+        filter.entity_type.as_deref(),
+        filter.entity_id,
+        filter.action.as_deref(),
+        after.map(|p| p.created_at),
+        after.map(|p| p.id.as_u64_pair().1 as i64),
+        limit,
     )
-    .bind(caller.user_id)
-    .bind(caller.session_id)
-    .bind(filter.entity_type.as_deref())
-    .bind(filter.entity_id)
-    .bind(filter.action.as_deref())
-    .bind(after.map(|p| p.created_at))
-    .bind(after.map(|p| p.id.as_u64_pair().1 as i64))
-    .bind(limit)
     .fetch_all(db)
     .await
     .during("audit.list_page")

@@ -3,10 +3,10 @@
 use lambda_http::Request;
 use lambda_http::http::header;
 
-use crate::auth::session;
 use crate::auth::token::TokenKeys;
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::sessions;
 use crate::users::{self, User};
 
 pub use crate::caller::Caller;
@@ -40,7 +40,7 @@ pub async fn authenticate_token(request: &Request, keys: &TokenKeys) -> Result<C
 
 /// `Ok` when the caller's session still stands, else the 401 of an ended session.
 pub async fn ensure_session_live(db: &Db, caller: Caller) -> Result<(), ApiError> {
-    if session::is_live(db, caller).await? {
+    if sessions::is_live(db, caller).await? {
         Ok(())
     } else {
         Err(session_ended(caller))

@@ -26,14 +26,13 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditEvent};
 use crate::auth::password::verify_password;
-use crate::auth::session::Origin;
 use crate::auth::{Caller, session_ended};
 use crate::config::ThrottleConfig;
 use crate::db::{Operation, StoreError};
 use crate::error::ApiError;
+use crate::sessions::Origin;
 
 /// The account a password is checked against.
-#[derive(sqlx::FromRow)]
 pub struct Account {
     pub id: Uuid,
     pub password_hash: String,
@@ -75,7 +74,6 @@ pub struct Attempt {
     pub verdict: Verdict,
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     id: Option<Uuid>,
     password_hash: Option<String>,
@@ -119,96 +117,22 @@ async fn charge(
     config: &ThrottleConfig,
 ) -> Result<Attempt, StoreError> {
     let attempt = Uuid::new_v4();
-    let row: Row = sqlx::query_as(
-        "with account as ( \
-             select id, password_hash, password_version, username, email, failed_login_count, \
-                    last_failed_login_at \
-             from users \
-             where case when $2::uuid is null then lower(username) = $1 or email = $1 \
-                        else id = $2 and session_is_live($3, $2) end), \
-         source as (select coalesce($4::inet, inet '0.0.0.0') as ip), \
-         subject as (select coalesce((select id::text from account), 'login:' || $1) as key \
-                     where $2::uuid is null or exists (select 1 from account)), \
-         name_count as ( \
-             select n.failures, n.last_failed_at from login_name_failures n, subject \
-             where n.subject = subject.key and not exists (select 1 from account)), \
-         counter as ( \
-             select id, failed_login_count as failures, last_failed_login_at as last_failed_at \
-             from account \
-             union all \
-             select null::uuid, failures, last_failed_at from name_count), \
-         lockdown as ( \
-             select c.last_failed_at from counter c, source \
-             where c.failures >= $8 \
-               and c.last_failed_at > now() - $9 * interval '1 second' \
-               and not exists ( \
-                   select 1 from login_known_addresses k \
-                   where k.user_id = c.id and k.source_ip = source.ip \
-                     and k.last_success_at > now() - $10 * interval '1 second')), \
-         budget as ( \
-             insert into login_address_budgets as b (source_ip, window_start, failures, last_attempt) \
-             select source.ip, date_bin($12 * interval '1 second', now(), timestamptz 'epoch'), 1, $5 \
-             from source, subject where not exists (select 1 from lockdown) \
-             on conflict (source_ip, window_start) do update \
-                 set failures = b.failures + (b.failures < $11)::int, \
-                     last_attempt = case when b.failures < $11 then excluded.last_attempt \
-                                         else b.last_attempt end \
-             returning last_attempt = $5 as allowed, window_start), \
-         throttle as ( \
-             insert into login_throttles as t (subject, source_ip, failures, locked_until, last_attempt) \
-             select subject.key, source.ip, 1, \
-                    case when 1 >= $6 then now() + interval '1 second' end, $5 \
-             from subject, source, budget where budget.allowed \
-             on conflict (subject, source_ip) do update set \
-                 failures = case when t.locked_until > now() then t.failures else t.failures + 1 end, \
-                 locked_until = case \
-                     when t.locked_until > now() then t.locked_until \
-                     when t.failures + 1 >= $6 then now() + make_interval( \
-                         secs => least(power(2, least(t.failures + 1 - $6, 20)), $7)) \
-                     else null end, \
-                 last_attempt = case when t.locked_until > now() then t.last_attempt \
-                                     else excluded.last_attempt end, \
-                 updated_at = now() \
-             returning last_attempt = $5 as allowed, failures, locked_until), \
-         counted as ( \
-             update users set \
-                 failed_login_count = case \
-                     when last_failed_login_at > now() - $9 * interval '1 second' \
-                     then failed_login_count + 1 else 1 end, \
-                 last_failed_login_at = now() \
-             from throttle where users.id = (select id from account) and throttle.allowed), \
-         name_counted as ( \
-             insert into login_name_failures as n (subject, failures, last_failed_at) \
-             select subject.key, 1, now() from subject, throttle \
-             where throttle.allowed and not exists (select 1 from account) \
-             on conflict (subject) do update set \
-                 failures = case when n.last_failed_at > now() - $9 * interval '1 second' \
-                                 then n.failures + 1 else 1 end, \
-                 last_failed_at = now()) \
-         select a.id, a.password_hash, a.password_version, a.username, a.email, \
-                exists (select 1 from lockdown) as locked_down, \
-                (select allowed from budget) as address_allowed, \
-                (select allowed from throttle) as throttle_allowed, \
-                (select failures from throttle) as failures, \
-                ceil(extract(epoch from coalesce( \
-                    (select max(last_failed_at) + $9 * interval '1 second' from lockdown), \
-                    (select window_start + $12 * interval '1 second' from budget where not allowed), \
-                    (select locked_until from throttle where not allowed)) - now()))::bigint \
-                    as retry_after_secs \
-         from (select 1) as one left join account a on true",
+    let row = sqlx::query_file_as!(
+        Row,
+        "src/auth/throttle_charge.sql",
+        login_key.unwrap_or(""),
+        caller.map(|c| c.user_id),
+        caller.map(|c| c.session_id),
+        source_ip,
+        attempt,
+        config.free_failures,
+        config.max_lock.as_secs_f64(),
+        config.lockdown_failures,
+        config.lockdown_quiet.as_secs_f64(),
+        config.known_address_window.as_secs_f64(),
+        config.address_budget,
+        config.address_window.as_secs_f64(),
     )
-    .bind(login_key.unwrap_or(""))
-    .bind(caller.map(|c| c.user_id))
-    .bind(caller.map(|c| c.session_id))
-    .bind(source_ip)
-    .bind(attempt)
-    .bind(config.free_failures)
-    .bind(config.max_lock.as_secs_f64())
-    .bind(config.lockdown_failures)
-    .bind(config.lockdown_quiet.as_secs_f64())
-    .bind(config.known_address_window.as_secs_f64())
-    .bind(config.address_budget)
-    .bind(config.address_window.as_secs_f64())
     .fetch_one(db)
     .await
     .during("throttle.charge")?;
@@ -268,21 +192,23 @@ pub async fn charge_registration(
     source_ip: Option<&str>,
     config: &ThrottleConfig,
 ) -> Result<Option<u64>, StoreError> {
-    let (allowed, retry_after_secs): (bool, i64) = sqlx::query_as(
-        "insert into register_address_budgets as b (source_ip, window_start, attempts) \
-         values (coalesce($1::inet, inet '0.0.0.0'), \
-                 date_bin($3 * interval '1 second', now(), timestamptz 'epoch'), 1) \
-         on conflict (source_ip, window_start) do update set attempts = least(b.attempts + 1, $2 + 1) \
-         returning attempts <= $2, \
-                   ceil(extract(epoch from window_start + $3 * interval '1 second' - now()))::bigint",
+    let row = sqlx::query!(
+        r#"insert into register_address_budgets as b (source_ip, window_start, attempts)
+           values (coalesce($1::text::inet, inet '0.0.0.0'),
+                   date_bin($3::float8 * interval '1 second', now(), timestamptz 'epoch'), 1)
+           on conflict (source_ip, window_start)
+               do update set attempts = least(b.attempts + 1, $2::int + 1)
+           returning attempts <= $2 as "allowed!",
+                     ceil(extract(epoch from window_start + $3 * interval '1 second' - now()))::bigint
+                         as "retry_after_secs!""#,
+        source_ip,
+        config.register_budget,
+        config.register_window.as_secs_f64(),
     )
-    .bind(source_ip)
-    .bind(config.register_budget)
-    .bind(config.register_window.as_secs_f64())
     .fetch_one(db)
     .await
     .during("throttle.charge_registration")?;
-    Ok((!allowed).then(|| u64::try_from(retry_after_secs).unwrap_or(1).max(1)))
+    Ok((!row.allowed).then(|| u64::try_from(row.retry_after_secs).unwrap_or(1).max(1)))
 }
 
 /// Checks the signed-in caller's password before a sensitive change (password change, account

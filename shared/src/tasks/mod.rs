@@ -9,8 +9,7 @@ pub mod types;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::postgres::PgRow;
-use sqlx::{FromRow, Row};
+use sqlx::types::Json;
 use uuid::Uuid;
 
 pub use status::TaskStatus;
@@ -61,16 +60,48 @@ pub struct TaskWithSteps {
 }
 
 /// A row of a task's columns plus a `steps` column holding its steps as a JSON array, so one
-/// statement returns the task with its steps.
-impl<'r> FromRow<'r, PgRow> for TaskWithSteps {
-    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
-        let sqlx::types::Json(mut steps): sqlx::types::Json<Vec<TaskStep>> =
-            row.try_get("steps")?;
+/// statement returns the task with its steps (the store's statements select into it).
+pub(crate) struct TaskRow {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub agent_id: Option<Uuid>,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: TaskStatus,
+    pub priority: i32,
+    pub input: Value,
+    pub result: Option<Value>,
+    pub version: i64,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub steps: Json<Vec<TaskStep>>,
+}
+
+impl From<TaskRow> for TaskWithSteps {
+    fn from(row: TaskRow) -> Self {
+        let Json(mut steps) = row.steps;
         steps.sort_by_key(|step| step.position);
-        Ok(Self {
-            task: Task::from_row(row)?,
+        Self {
+            task: Task {
+                id: row.id,
+                owner_id: row.owner_id,
+                agent_id: row.agent_id,
+                title: row.title,
+                description: row.description,
+                status: row.status,
+                priority: row.priority,
+                input: row.input,
+                result: row.result,
+                version: row.version,
+                started_at: row.started_at,
+                completed_at: row.completed_at,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+            },
             steps,
-        })
+        }
     }
 }
 

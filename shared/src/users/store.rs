@@ -12,12 +12,13 @@ pub async fn find_for_caller(
     db: impl PgExecutor<'_>,
     caller: Caller,
 ) -> Result<Option<User>, StoreError> {
-    sqlx::query_as(
-        "select id, username, email, created_at, updated_at from users \
+    sqlx::query_as!(
+        User,
+        "select id, username, email, created_at, updated_at from users
          where id = $1 and session_is_live($2, $1)",
+        caller.user_id,
+        caller.session_id,
     )
-    .bind(caller.user_id)
-    .bind(caller.session_id)
     .fetch_optional(db)
     .await
     .during("users.find_for_caller")
@@ -32,19 +33,22 @@ pub async fn create(
     password_hash: &str,
     audit_metadata: &Value,
 ) -> Result<User, StoreError> {
-    sqlx::query_as(
-        "with created as ( \
-             insert into users (username, email, password_hash) values ($1, $2, $3) \
-             returning id, username, email, created_at, updated_at), \
-         audit as ( \
-             insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
-             select id, 'user.register', 'user', id, $4 from created) \
-         select * from created",
+    sqlx::query_as!(
+        User,
+        r#"with created as (
+               insert into users (username, email, password_hash) values ($1, $2, $3)
+               returning id, username, email, created_at, updated_at),
+           audit as (
+               insert into audit_logs (actor_id, action, entity_type, entity_id, metadata)
+               select id, 'user.register', 'user', id, $4::jsonb from created)
+           select id as "id!", username as "username!", email as "email!",
+                  created_at as "created_at!", updated_at as "updated_at!"
+           from created"#,
+        new_user.username.as_str(),
+        new_user.email.as_str(),
+        password_hash,
+        audit_metadata,
     )
-    .bind(new_user.username.as_str())
-    .bind(new_user.email.as_str())
-    .bind(password_hash)
-    .bind(audit_metadata)
     .fetch_one(db)
     .await
     .during("users.create")
@@ -63,35 +67,36 @@ pub async fn change_password(
     source_ip: Option<&str>,
     audit_metadata: &Value,
 ) -> Result<bool, StoreError> {
-    sqlx::query_scalar(
-        "with account as ( \
-             update users set password_hash = $3, failed_login_count = 0, last_failed_login_at = null, \
-                              password_version = password_version + 1 \
-             where id = $1 and session_is_live($2, $1) returning id, password_version), \
-         mine as ( \
-             update sessions s set password_version = account.password_version \
-             from account where s.id = $2), \
-         others as ( \
-             update sessions s set revoked_at = now(), revoked_reason = 'password_changed' \
-             from account where s.user_id = account.id and s.id <> $2 and s.revoked_at is null \
-             returning s.id), \
-         throttle as ( \
-             delete from login_throttles where subject = (select id::text from account)), \
-         known as ( \
-             delete from login_known_addresses k using account \
-             where k.user_id = account.id and k.source_ip is distinct from $5::inet), \
-         audit as ( \
-             insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
-             select id, 'user.password_change', 'user', id, \
-                    $4::jsonb || jsonb_build_object('sessions_ended', (select count(*) from others)) \
-             from account) \
-         select exists (select 1 from account)",
+    sqlx::query_scalar!(
+        r#"with account as (
+               update users set password_hash = $3, failed_login_count = 0,
+                                last_failed_login_at = null,
+                                password_version = password_version + 1
+               where id = $1 and session_is_live($2, $1) returning id, password_version),
+           mine as (
+               update sessions s set password_version = account.password_version
+               from account where s.id = $2),
+           others as (
+               update sessions s set revoked_at = now(), revoked_reason = 'password_changed'
+               from account where s.user_id = account.id and s.id <> $2 and s.revoked_at is null
+               returning s.id),
+           throttle as (
+               delete from login_throttles where subject = (select id::text from account)),
+           known as (
+               delete from login_known_addresses k using account
+               where k.user_id = account.id and k.source_ip is distinct from $5::text::inet),
+           audit as (
+               insert into audit_logs (actor_id, action, entity_type, entity_id, metadata)
+               select id, 'user.password_change', 'user', id,
+                      $4::jsonb || jsonb_build_object('sessions_ended', (select count(*) from others))
+               from account)
+           select exists (select 1 from account) as "changed!""#,
+        caller.user_id,
+        caller.session_id,
+        password_hash,
+        audit_metadata,
+        source_ip,
     )
-    .bind(caller.user_id)
-    .bind(caller.session_id)
-    .bind(password_hash)
-    .bind(audit_metadata)
-    .bind(source_ip)
     .fetch_one(db)
     .await
     .during("users.change_password")
@@ -106,19 +111,19 @@ pub async fn delete_account(
     caller: Caller,
     audit_metadata: &Value,
 ) -> Result<bool, StoreError> {
-    sqlx::query_scalar(
-        "with account as ( \
-             delete from users where id = $1 and session_is_live($2, $1) returning id), \
-         throttle as ( \
-             delete from login_throttles where subject = (select id::text from account)), \
-         audit as ( \
-             insert into audit_logs (actor_id, action, entity_type, entity_id, metadata) \
-             select null, 'user.delete', 'user', id, $3::jsonb from account) \
-         select exists (select 1 from account)",
+    sqlx::query_scalar!(
+        r#"with account as (
+               delete from users where id = $1 and session_is_live($2, $1) returning id),
+           throttle as (
+               delete from login_throttles where subject = (select id::text from account)),
+           audit as (
+               insert into audit_logs (actor_id, action, entity_type, entity_id, metadata)
+               select null::uuid, 'user.delete', 'user', id, $3::jsonb from account)
+           select exists (select 1 from account) as "deleted!""#,
+        caller.user_id,
+        caller.session_id,
+        audit_metadata,
     )
-    .bind(caller.user_id)
-    .bind(caller.session_id)
-    .bind(audit_metadata)
     .fetch_one(db)
     .await
     .during("users.delete_account")

@@ -1,5 +1,6 @@
-//! The task status lifecycle lives in the database (migration 0005); these tests hold it to the
-//! transition table the README documents, and the constraint names to `db::CONSTRAINTS`.
+//! The task status lifecycle lives in the database (migrations 0005 and 0010); these tests hold
+//! it to the transition table the README documents, every move a step's change derives to that
+//! table, and the constraint names to `db::CONSTRAINTS`.
 
 use shared::db::{CONSTRAINTS, Violation};
 use shared::tasks::TaskStatus::{self, *};
@@ -17,6 +18,7 @@ const ALLOWED: &[(TaskStatus, TaskStatus)] = &[
     (InProgress, Cancelled),
     (Failed, Pending),
     (Failed, InProgress),
+    (Failed, Completed),
     (Failed, Cancelled),
 ];
 
@@ -237,4 +239,55 @@ async fn a_task_cannot_hold_more_than_one_response_can_carry(db: PgPool) {
         .await
         .unwrap();
     assert!(total <= 5 * 1024 * 1024, "{total}");
+}
+
+/// Every move a step's change derives for its task (`task_status_after_step`): what the README
+/// says, and always a move the transition table allows, so no step update is refused for what
+/// the lifecycle itself chose.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn every_move_a_step_derives_is_documented_and_allowed(db: PgPool) {
+    for task in [Pending, InProgress, Failed] {
+        for step in TaskStatus::ALL {
+            for (done, total) in [(0_i64, 1_i64), (1, 1), (0, 2), (1, 2), (2, 2)] {
+                // The step itself is one of the `done` when it is completed.
+                if (step == Completed && done == 0) || (step != Completed && done == total) {
+                    continue;
+                }
+                let derived: String =
+                    sqlx::query_scalar("select task_status_after_step($1, $2, $3, $4)")
+                        .bind(task)
+                        .bind(step)
+                        .bind(done)
+                        .bind(total)
+                        .fetch_one(&db)
+                        .await
+                        .unwrap();
+                let derived = TaskStatus::parse(&derived).unwrap();
+
+                let expected = match (task, step) {
+                    (InProgress, Failed) => Failed,
+                    (_, Failed) => task,
+                    _ if done == total => Completed,
+                    (_, InProgress | Completed) => InProgress,
+                    _ => task,
+                };
+                assert_eq!(
+                    derived, expected,
+                    "task {task:?}, step {step:?}, {done}/{total}"
+                );
+                assert!(
+                    derived == task || ALLOWED.contains(&(task, derived)),
+                    "task {task:?}, step {step:?}, {done}/{total}: {derived:?} is not allowed"
+                );
+            }
+        }
+    }
+    for task in [Completed, Cancelled] {
+        let kept: String = sqlx::query_scalar("select task_status_after_step($1, 'failed', 0, 1)")
+            .bind(task)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(kept, task.as_str(), "a final task keeps its status");
+    }
 }

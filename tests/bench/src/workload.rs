@@ -4,9 +4,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use shared::agents::{AgentChanges, NewAgent, store as agents};
-use shared::auth::session::{self, RefreshToken};
 use shared::auth::{Caller, TokenKeys};
 use shared::config::SessionConfig;
+use shared::sessions::{self as session, RefreshToken};
 use shared::tasks::{NewTask, StepChanges, TaskChanges, store};
 use shared::testing::TestRequest;
 use sqlx::PgPool;
@@ -442,7 +442,7 @@ async fn floor_statement(
             let presented = &data.refresh_tokens[data.refresh_tokens.len() - 1 - i];
             let successor = RefreshToken::generate().expect("random bytes");
             let refreshed =
-                session::refresh(db, presented, &successor, &data.sessions, &metadata).await?;
+                session::refresh(db, presented, &successor.hash, &data.sessions, &metadata).await?;
             assert!(matches!(refreshed, session::Refreshed::Rotated(_)));
         }
         "agents-create" => {
