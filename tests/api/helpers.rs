@@ -108,7 +108,7 @@ impl TestApi {
     }
 
     /// Any authenticated request, with an optional JSON body and `If-Match`.
-    async fn call(
+    pub async fn call(
         &self,
         method: Method,
         path: &str,
