@@ -8,79 +8,22 @@
 //! the hash it checked is still the account's: a password change that commits meanwhile wins.
 
 use lambda_http::Request;
-use shared::ApiError;
 use shared::audit::{self, AuditEvent};
-use shared::auth::password::{cost_of, dummy_hash, hash_password, verify_password};
+use shared::auth::password::{cost_of, hash_password};
 use shared::auth::session::token_response;
-use shared::auth::throttle::{self, Verdict};
+use shared::auth::throttle::{self, invalid_credentials};
 use shared::http::{self, ApiResult};
 use shared::sessions::{self, Origin, RefreshToken};
 use shared::users::Credentials;
 
 pub use shared::state::PasswordCheck as State;
 
-fn invalid_credentials() -> ApiError {
-    ApiError::Unauthorized {
-        detail: "invalid credentials",
-        invalid_token: false,
-    }
-}
-
 pub async fn handle(state: &State, request: Request) -> ApiResult {
     let credentials = Credentials::parse(http::parse_json(&request, state.http.max_body_bytes)?)?;
     let origin = Origin::of(&request);
     let cost = state.passwords.bcrypt_cost;
-
-    let attempt = throttle::charge_login(
-        &state.db,
-        &credentials.login_key,
-        origin.ip(),
-        &state.throttle,
-    )
-    .await?;
-    let failures = match attempt.verdict {
-        Verdict::Refused {
-            retry_after_secs,
-            reason,
-        } => {
-            let event = AuditEvent::new(
-                "auth.login_throttled",
-                "user",
-                attempt.account.map(|a| a.id),
-            )
-            .with("reason", reason)
-            .with("retry_after_secs", retry_after_secs)
-            .from_request(&request);
-            audit::store::record(&state.db, event).await?;
-            tracing::info!(outcome = "throttled", reason, retry_after_secs, "login");
-            return Err(ApiError::TooManyRequests { retry_after_secs });
-        }
-        Verdict::Allowed { failures } => failures,
-    };
-    let account_id = attempt.account.as_ref().map(|account| account.id);
-    // Same work whether or not the account exists, so timing does not tell.
-    let (account, hash) = match attempt.account {
-        Some(account) => {
-            let hash = account.password_hash.clone();
-            (Some(account), hash)
-        }
-        None => (None, dummy_hash(cost)),
-    };
-    let verified = verify_password(credentials.password.clone(), hash).await?;
-    let Some(account) = account.filter(|_| verified) else {
-        let reason = if account_id.is_some() {
-            "wrong_password"
-        } else {
-            "unknown_account"
-        };
-        let event = AuditEvent::new("auth.login_failure", "user", account_id)
-            .with("reason", reason)
-            .with("consecutive_failures", failures)
-            .from_request(&request);
-        audit::store::record(&state.db, event).await?;
-        tracing::info!(outcome = "failure", reason, failures, "login");
-        return Err(invalid_credentials());
-    };
+    let account =
+        throttle::verify_login(&state.db, &credentials, &request, &state.throttle, cost).await?;
 
     let rehashed = match cost_of(&account.password_hash) {
         Some(current) if current == cost => None,

@@ -161,3 +161,45 @@ async fn a_change_forgets_every_known_address_but_the_current_one(db: PgPool) {
             .unwrap();
     assert_eq!(known, ["203.0.113.10"]);
 }
+
+/// The throttle forgets the account at every address (`login_throttle_clear`): a new password
+/// starts with no lock anywhere, and other accounts keep theirs.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_change_lifts_the_accounts_locks_at_every_address(db: PgPool) {
+    let state = testing::password_check_state(db.clone());
+    let user = testing::create_user(&db, "ada", PASSWORD).await;
+    let other = testing::create_user(&db, "bob", PASSWORD).await;
+    let this = testing::open_session(&db, user.id).await;
+    sqlx::query(
+        "insert into login_throttles (subject, source_ip, failures, locked_until) values \
+         ($1::text, '203.0.113.1', 9, now() + interval '1 hour'), \
+         ($1::text, '203.0.113.2', 9, now() + interval '1 hour'), \
+         ($2::text, '203.0.113.1', 9, now() + interval '1 hour')",
+    )
+    .bind(user.id)
+    .bind(other.id)
+    .execute(&db)
+    .await
+    .unwrap();
+
+    let response = change(
+        &state,
+        this,
+        json!({"current_password": PASSWORD, "new_password": NEW}),
+    )
+    .await;
+
+    assert_eq!(response.status(), 204);
+    let left: Vec<String> = sqlx::query_scalar("select subject from login_throttles")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(left, vec![other.id.to_string()]);
+    let audit: Value =
+        sqlx::query_scalar("select metadata from audit_logs where action = 'user.password_change'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    // The two planted, and the one this password check was charged to.
+    assert_eq!(audit["locks_lifted"], 3);
+}

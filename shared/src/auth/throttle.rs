@@ -1,7 +1,10 @@
-//! The login throttle. Every password check (login, password change, account deletion) is first
-//! charged, in one statement, before the hash is checked: the attempt counts as a failure until a
-//! success clears it, so a burst across many Lambda instances cannot get more guesses than the
-//! allowance. Three limits, after Auth0's brute-force protection:
+//! The login throttle, all of it: charging (`throttle_charge.sql`), verifying (`verify_login`,
+//! `verify_caller_password`, `charge_registration`) and clearing (`login_throttle_clear`,
+//! migration 0010, which a successful login, a password change and an account's deletion call
+//! inside their own statements). Every password check (login, password change, account
+//! deletion) is first charged, in one statement, before the hash is checked: the attempt counts
+//! as a failure until a success clears it, so a burst across many Lambda instances cannot get
+//! more guesses than the allowance. Three limits, after Auth0's brute-force protection:
 //!
 //! - per (account, source address): `free_failures` consecutive failures, then a lock of
 //!   2^(n - free_failures) seconds after the n-th, at most `max_lock`; refused attempts do not
@@ -25,12 +28,13 @@ use crate::db::Db;
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEvent};
-use crate::auth::password::verify_password;
+use crate::auth::password::{dummy_hash, verify_password};
 use crate::auth::{Caller, session_ended};
 use crate::config::ThrottleConfig;
 use crate::db::{Operation, StoreError};
 use crate::error::ApiError;
 use crate::sessions::Origin;
+use crate::users::Credentials;
 
 /// The account a password is checked against.
 pub struct Account {
@@ -211,6 +215,82 @@ pub async fn charge_registration(
     Ok((!row.allowed).then(|| u64::try_from(row.retry_after_secs).unwrap_or(1).max(1)))
 }
 
+/// The 401 of a failed login: the same for an unknown account, a wrong password, and a password
+/// that changed while the login checked it.
+pub fn invalid_credentials() -> ApiError {
+    ApiError::Unauthorized {
+        detail: "invalid credentials",
+        invalid_token: false,
+    }
+}
+
+/// Records a refused attempt (`event`, with why and for how long) and answers 429.
+async fn refuse(
+    db: &Db,
+    request: &Request,
+    event: AuditEvent,
+    reason: &'static str,
+    retry_after_secs: u64,
+) -> ApiError {
+    let event = event
+        .with("reason", reason)
+        .with("retry_after_secs", retry_after_secs)
+        .from_request(request);
+    match audit::store::record(db, event).await {
+        Ok(()) => ApiError::TooManyRequests { retry_after_secs },
+        Err(err) => err.into(),
+    }
+}
+
+/// Checks a login's password, throttled: the attempt is charged first, refused while throttled
+/// (audited, 429), then checked against the account's hash, or against a dummy hash of `cost`
+/// when no account has the name, so the work and the answer (401) are the same. A failure is
+/// audited with its consecutive count. The account when the password matches.
+pub async fn verify_login(
+    db: &Db,
+    credentials: &Credentials,
+    request: &Request,
+    config: &ThrottleConfig,
+    cost: u32,
+) -> Result<Account, ApiError> {
+    let origin = Origin::of(request);
+    let attempt = charge_login(db, &credentials.login_key, origin.ip(), config).await?;
+    let account_id = attempt.account.as_ref().map(|account| account.id);
+    let failures = match attempt.verdict {
+        Verdict::Refused {
+            retry_after_secs,
+            reason,
+        } => {
+            tracing::info!(outcome = "throttled", reason, retry_after_secs, "login");
+            let event = AuditEvent::new("auth.login_throttled", "user", account_id);
+            return Err(refuse(db, request, event, reason, retry_after_secs).await);
+        }
+        Verdict::Allowed { failures } => failures,
+    };
+    let hash = match &attempt.account {
+        Some(account) => account.password_hash.clone(),
+        None => dummy_hash(cost),
+    };
+    let verified = verify_password(credentials.password.clone(), hash).await?;
+    match attempt.account.filter(|_| verified) {
+        Some(account) => Ok(account),
+        None => {
+            let reason = if account_id.is_some() {
+                "wrong_password"
+            } else {
+                "unknown_account"
+            };
+            let event = AuditEvent::new("auth.login_failure", "user", account_id)
+                .with("reason", reason)
+                .with("consecutive_failures", failures)
+                .from_request(request);
+            audit::store::record(db, event).await?;
+            tracing::info!(outcome = "failure", reason, failures, "login");
+            Err(invalid_credentials())
+        }
+    }
+}
+
 /// Checks the signed-in caller's password before a sensitive change (password change, account
 /// deletion), throttled like a login: the account when it matches; 403 for a wrong password
 /// (counted, and audited as `action`'s failure), 429 while throttled, 401 when the session ended.
@@ -234,12 +314,8 @@ pub async fn verify_caller_password(
         } => {
             let event = AuditEvent::new("auth.password_check_throttled", "user", Some(account.id))
                 .by(account.id)
-                .with("for", action)
-                .with("reason", reason)
-                .with("retry_after_secs", retry_after_secs)
-                .from_request(request);
-            audit::store::record(db, event).await?;
-            Err(ApiError::TooManyRequests { retry_after_secs })
+                .with("for", action);
+            Err(refuse(db, request, event, reason, retry_after_secs).await)
         }
         Verdict::Allowed { failures } => {
             if verify_password(password, account.password_hash.clone()).await? {

@@ -6,11 +6,9 @@ with verified as (
     select id, password_version from users
     where id = $1::uuid and password_version = $9::int
     for update),
--- The login throttle forgets this account's failures at this address (throttle.rs).
+-- The login throttle forgets this account's failures at this address (migration 0010).
 cleared as (
-    delete from login_throttles
-    where subject = $1::uuid::text and source_ip = $2::text::inet
-      and exists (select 1 from verified)),
+    select login_throttle_clear(id, $2::text::inet, $10::float8) as locks_lifted from verified),
 account as (
     update users set failed_login_count = 0, last_failed_login_at = null,
                      password_hash = coalesce($7::text, users.password_hash)
@@ -20,11 +18,6 @@ address as (
     insert into login_known_addresses (user_id, source_ip, last_success_at)
     select id, $2::text::inet, now() from verified where $2::text is not null
     on conflict (user_id, source_ip) do update set last_success_at = now()),
-budget as (
-    update login_address_budgets set failures = greatest(failures - 1, 0)
-    where source_ip = $2::text::inet
-      and window_start = date_bin($10::float8 * interval '1 second', now(), timestamptz 'epoch')
-      and exists (select 1 from verified)),
 session as (
     insert into sessions (user_id, expires_at, user_agent, source_ip, password_version)
     select id, now() + $5::float8 * interval '1 second', left($3::text, 512), $2::text::inet,
@@ -36,7 +29,9 @@ token as (
 audit as (
     insert into audit_logs (actor_id, action, entity_type, entity_id, metadata)
     select user_id, 'auth.login_success', 'session', id,
-           $8::jsonb || jsonb_build_object('rehashed', $7::text is not null) from session)
+           $8::jsonb || jsonb_build_object('rehashed', $7::text is not null,
+                                           'locks_lifted', cleared.locks_lifted)
+    from session, cleared)
 select id as "session_id!", user_id as "user_id!",
        least(expires_at, now() + $6::float8 * interval '1 second') as "refresh_expires_at!"
 from session

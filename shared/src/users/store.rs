@@ -80,15 +80,15 @@ pub async fn change_password(
                update sessions s set revoked_at = now(), revoked_reason = 'password_changed'
                from account where s.user_id = account.id and s.id <> $2 and s.revoked_at is null
                returning s.id),
-           throttle as (
-               delete from login_throttles where subject = (select id::text from account)),
            known as (
                delete from login_known_addresses k using account
                where k.user_id = account.id and k.source_ip is distinct from $5::text::inet),
            audit as (
                insert into audit_logs (actor_id, action, entity_type, entity_id, metadata)
                select id, 'user.password_change', 'user', id,
-                      $4::jsonb || jsonb_build_object('sessions_ended', (select count(*) from others))
+                      $4::jsonb || jsonb_build_object(
+                          'sessions_ended', (select count(*) from others),
+                          'locks_lifted', login_throttle_clear(id, null, 0))
                from account)
            select exists (select 1 from account) as "changed!""#,
         caller.user_id,
@@ -114,11 +114,11 @@ pub async fn delete_account(
     sqlx::query_scalar!(
         r#"with account as (
                delete from users where id = $1 and session_is_live($2, $1) returning id),
-           throttle as (
-               delete from login_throttles where subject = (select id::text from account)),
            audit as (
                insert into audit_logs (actor_id, action, entity_type, entity_id, metadata)
-               select null::uuid, 'user.delete', 'user', id, $3::jsonb from account)
+               select null::uuid, 'user.delete', 'user', id,
+                      $3::jsonb || jsonb_build_object('locks_lifted', login_throttle_clear(id, null, 0))
+               from account)
            select exists (select 1 from account) as "deleted!""#,
         caller.user_id,
         caller.session_id,

@@ -34,3 +34,23 @@ language sql immutable parallel safe as $$
         else task_status
     end
 $$;
+
+-- The login throttle forgets an account's failures (its rules: shared/src/auth/throttle.rs): at
+-- one address after a successful login from there, which also gives back that address's charge
+-- in the current window of `address_window` seconds; at every address (`address` null) after a
+-- password change or the account's deletion. Returns how many locks it lifted. The account's
+-- own counter (`users.failed_login_count`) is reset by the statement that updates its row.
+create function login_throttle_clear(account uuid, address inet, address_window double precision)
+returns bigint
+language sql volatile as $$
+    with lifted as (
+        delete from login_throttles
+        where subject = account::text and (address is null or source_ip = address)
+        returning 1),
+    budget as (
+        update login_address_budgets set failures = greatest(failures - 1, 0)
+        where address is not null and source_ip = address
+          and window_start = date_bin(address_window * interval '1 second', now(),
+                                      timestamptz 'epoch'))
+    select count(*) from lifted
+$$;
