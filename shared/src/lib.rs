@@ -20,6 +20,7 @@ pub mod http;
 pub mod input;
 pub mod pagination;
 pub mod retention;
+pub mod responses;
 pub mod runtime;
 pub mod secrets;
 pub mod sessions;
