@@ -26,7 +26,12 @@ SQLX_CLI_VERSION=0.8.6
 export AWS_EC2_METADATA_DISABLED=true
 export SAM_CLI_TELEMETRY=0
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Every step says how long the run has taken so far (`make test` is measured from these).
+export HARNESS_T0=${HARNESS_T0:-$(date +%s)}
+say() {
+  local t=$(($(date +%s) - HARNESS_T0))
+  printf '\033[1m==> [%d:%02d] %s\033[0m\n' $((t / 60)) $((t % 60)) "$*" >&2
+}
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # True when something accepts TCP connections on 127.0.0.1:$1.
