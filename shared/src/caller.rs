@@ -10,3 +10,11 @@ pub struct Caller {
     pub user_id: Uuid,
     pub session_id: Uuid,
 }
+
+/// An agent calling with its key: the SHA-256 of the key it presented. Whether the key is valid,
+/// and whose agent it is, is settled inside the statement it makes (`agent_of_key`), as a
+/// person's session is (`session_is_live`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentCaller {
+    pub key_hash: [u8; 32],
+}

@@ -563,6 +563,39 @@ impl RetentionConfig {
     }
 }
 
+/// How agents work the queue: a failed attempt's retry waits `retry_base` * 2^(attempt - 1),
+/// at most `retry_max` (`WORK_RETRY_BASE_SECONDS`, 10; `WORK_RETRY_MAX_SECONDS`, 3,600); an
+/// empty queue tells the agent to ask again after `idle_retry_after`
+/// (`WORK_IDLE_RETRY_AFTER_SECONDS`, 5). A claim's lease is the agent's to choose, within
+/// `work::LEASE_SECONDS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkConfig {
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    pub idle_retry_after: Duration,
+}
+
+impl WorkConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let seconds = |name: &str, default: u64, range: std::ops::RangeInclusive<u64>| {
+            let value: u64 = env.parse_or(name, default)?;
+            if range.contains(&value) {
+                Ok(Duration::from_secs(value))
+            } else {
+                Err(ConfigError::Invalid {
+                    name: name.into(),
+                    reason: format!("must be from {} to {}", range.start(), range.end()),
+                })
+            }
+        };
+        Ok(Self {
+            retry_base: seconds("WORK_RETRY_BASE_SECONDS", 10, 1..=3_600)?,
+            retry_max: seconds("WORK_RETRY_MAX_SECONDS", 3_600, 1..=86_400)?,
+            idle_retry_after: seconds("WORK_IDLE_RETRY_AFTER_SECONDS", 5, 1..=300)?,
+        })
+    }
+}
+
 /// What the logs hold and how they are written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogConfig {

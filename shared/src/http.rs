@@ -77,6 +77,27 @@ pub fn no_content() -> ApiResult {
     Ok(response)
 }
 
+/// A 204 that tells the client when to ask again (`Retry-After`, in seconds): an empty queue.
+pub fn no_content_retry_after(seconds: u64) -> ApiResult {
+    let mut response = no_content()?;
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    Ok(response)
+}
+
+/// The JSON body of a request whose body is optional: `T::default()` when there is none.
+pub fn parse_optional_json<T: DeserializeOwned + Default>(
+    request: &Request,
+    max_bytes: usize,
+) -> Result<T, ApiError> {
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    parse_json(request, max_bytes)
+}
+
 /// The `{name}` of the path, which must be a UUID (400 otherwise).
 pub fn path_id(request: &Request, name: &str) -> Result<Uuid, ApiError> {
     let parameters = request.path_parameters();

@@ -30,6 +30,7 @@ pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod users;
+pub mod work;
 pub mod written;
 
 pub use env::Env;

@@ -5,7 +5,7 @@
 use crate::auth::TokenKeys;
 use crate::config::{
     ConfigError, DatabaseConfig, Env, HttpConfig, JwtSecret, PasswordConfig, RetentionConfig,
-    SessionConfig, ThrottleConfig, TokenSettings,
+    SessionConfig, ThrottleConfig, TokenSettings, WorkConfig,
 };
 use crate::db::Db;
 use crate::pagination::CursorKey;
@@ -42,6 +42,25 @@ impl Load for Maintenance {
         Ok(Self {
             retention: RetentionConfig::from_env(env)?,
             throttle: ThrottleConfig::from_env(env)?,
+            db: database(env, secrets).await?,
+        })
+    }
+}
+
+/// A function an agent calls with its key (`agent-claim`, `agent-heartbeat`, `agent-complete`,
+/// `agent-fail`): the database and the queue's settings. No token key: an agent's key is checked
+/// in the database, inside the statement it makes.
+pub struct Work {
+    pub db: Db,
+    pub http: HttpConfig,
+    pub work: WorkConfig,
+}
+
+impl Load for Work {
+    async fn load(env: &Env, secrets: &Secrets) -> Result<Self, ConfigError> {
+        Ok(Self {
+            http: HttpConfig::from_env(env)?,
+            work: WorkConfig::from_env(env)?,
             db: database(env, secrets).await?,
         })
     }

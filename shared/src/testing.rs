@@ -312,6 +312,32 @@ pub async fn insert_task(db: &PgPool, owner_id: Uuid, title: &str, steps: &[&str
     task
 }
 
+/// The state of the functions agents call (`agent-claim`, ...), on the test database.
+pub fn work_state(db: PgPool) -> state::Work {
+    state::Work {
+        db: db.into(),
+        http: test_http(),
+        work: crate::config::WorkConfig::from_env(&Env::default()).expect("defaults"),
+    }
+}
+
+/// Mints a key for the agent `agent_id` of `owner_id` and returns it.
+pub async fn agent_key(db: &PgPool, owner_id: Uuid, agent_id: Uuid) -> String {
+    let minted = crate::agents::keys::MintedKey::generate().expect("a key");
+    sqlx::query(
+        "insert into agent_keys (agent_id, owner_id, name, prefix, key_hash) \
+         values ($1, $2, 'test', $3, $4)",
+    )
+    .bind(agent_id)
+    .bind(owner_id)
+    .bind(&minted.prefix)
+    .bind(&minted.hash[..])
+    .execute(db)
+    .await
+    .expect("the key is inserted");
+    minted.expose().to_owned()
+}
+
 /// Inserts an agent of `owner_id`.
 pub async fn insert_agent(db: &PgPool, owner_id: Uuid, name: &str) -> Uuid {
     sqlx::query_scalar("insert into agents (owner_id, name) values ($1, $2) returning id")

@@ -14,3 +14,4 @@ mod limits;
 mod sessions;
 mod steps;
 mod tasks;
+mod work;

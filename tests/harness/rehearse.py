@@ -714,6 +714,27 @@ def run_functions(cfn, mode, admin_url, ca_pem, log_dir):
         agent_path, agent_params = f"/api/agents/{agent['id']}", {"id": agent["id"]}
         calls.append(("agents-list", call("agents-list", "GET", "/api/agents", "/api/agents", token=access)[0], 200))
         calls.append(("agents-get", call("agents-get", "GET", agent_path, "/api/agents/{id}", token=access, path_parameters=agent_params)[0], 200))
+        # The agent's work: a key, a claim, a heartbeat, a step and a completion; a failed attempt.
+        keys_path, keys_route = f"{agent_path}/keys", "/api/agents/{id}/keys"
+        status, minted = call("agent-keys-create", "POST", keys_path, keys_route, {"name": "rehearsal"}, token=access, path_parameters=agent_params)
+        calls.append(("agent-keys-create", status, 201))
+        key = minted["key"]
+        calls.append(("agent-keys-list", call("agent-keys-list", "GET", keys_path, keys_route, token=access, path_parameters=agent_params)[0], 200))
+        status, work = call("tasks-create", "POST", "/api/tasks", "/api/tasks", {"title": "work", "priority": 100, "steps": [{"name": "one"}]}, token=access)
+        status, claimed = call("agent-claim", "POST", "/api/agent/claim", "/api/agent/claim", {"lease_seconds": 30}, token=key)
+        calls.append(("agent-claim", status, 200))
+        fence, work_params = claimed["fencing_token"], {"id": claimed["id"]}
+        calls.append(("agent-heartbeat", call("agent-heartbeat", "POST", f"/api/agent/tasks/{claimed['id']}/heartbeat", "/api/agent/tasks/{id}/heartbeat", {"fencing_token": fence}, token=key, path_parameters=work_params)[0], 200))
+        work_step = {"id": claimed["id"], "step_id": claimed["steps"][0]["id"]}
+        calls.append(("steps-update with an agent key", call("steps-update", "PATCH", f"/api/tasks/{claimed['id']}/steps/{claimed['steps'][0]['id']}", "/api/tasks/{id}/steps/{step_id}", {"status": "completed", "fencing_token": fence}, token=key, path_parameters=work_step)[0], 200))
+        calls.append(("agent-complete", call("agent-complete", "POST", f"/api/agent/tasks/{claimed['id']}/complete", "/api/agent/tasks/{id}/complete", {"fencing_token": fence, "result": {"ok": True}}, token=key, path_parameters=work_params)[0], 200))
+        calls.append(("agent-complete with a spent lease", call("agent-complete", "POST", f"/api/agent/tasks/{claimed['id']}/complete", "/api/agent/tasks/{id}/complete", {"fencing_token": fence}, token=key, path_parameters=work_params)[0], 409))
+        call("tasks-create", "POST", "/api/tasks", "/api/tasks", {"title": "flaky", "priority": 100}, token=access)
+        status, claimed = call("agent-claim", "POST", "/api/agent/claim", "/api/agent/claim", None, token=key)
+        calls.append(("agent-fail", call("agent-fail", "POST", f"/api/agent/tasks/{claimed['id']}/fail", "/api/agent/tasks/{id}/fail", {"fencing_token": claimed["fencing_token"], "error": {"code": "rehearsal"}}, token=key, path_parameters={"id": claimed["id"]})[0], 200))
+        key_params = {"id": agent["id"], "key_id": minted["id"]}
+        calls.append(("agent-keys-delete", call("agent-keys-delete", "DELETE", f"{keys_path}/{minted['id']}", "/api/agents/{id}/keys/{key_id}", token=access, path_parameters=key_params)[0], 204))
+        calls.append(("agent-claim with a revoked key", call("agent-claim", "POST", "/api/agent/claim", "/api/agent/claim", None, token=key)[0], 401))
         calls.append(("agents-update", call("agents-update", "PATCH", agent_path, "/api/agents/{id}", {"is_active": False}, token=access, path_parameters=agent_params)[0], 200))
         calls.append(("agents-delete", call("agents-delete", "DELETE", agent_path, "/api/agents/{id}", token=access, path_parameters=agent_params)[0], 204))
         status, stepped = call("tasks-create", "POST", "/api/tasks", "/api/tasks", {"title": "steps", "steps": [{"name": "one"}]}, token=access)

@@ -1,6 +1,7 @@
 //! Agents: what runs a user's tasks. The agent as clients see it, its input rules (`types`),
 //! and every SQL statement on agents (`store`).
 
+pub mod keys;
 pub mod store;
 pub mod types;
 

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use crate::agents::keys::{AgentKey, MintedKey, NewKey};
 use crate::agents::{Agent, AgentChanges, NewAgent};
 use crate::caller::Caller;
 use crate::db::{Db, Operation, StoreError};
@@ -200,4 +201,107 @@ async fn why_not_written<T>(db: &Db, caller: Caller, id: Uuid) -> Result<Written
     .await
     .during("agents.why_not_written")?;
     Ok(Written::why_not(row.live, row.there))
+}
+
+/// Mints a key for the caller's agent `agent_id`, with its `agent_key.create` audit row; `None`
+/// when the caller has no such agent (or the session has ended).
+pub async fn create_key(
+    db: impl PgExecutor<'_>,
+    caller: Caller,
+    agent_id: Uuid,
+    key: &NewKey,
+    minted: &MintedKey,
+    audit_metadata: &Value,
+) -> Result<Option<AgentKey>, StoreError> {
+    sqlx::query_as!(
+        AgentKey,
+        r#"with agent as (
+               select id, owner_id from agents
+               where id = $1 and owner_id = $2 and session_is_live($3, $2)),
+           key as (
+               insert into agent_keys (agent_id, owner_id, name, prefix, key_hash, expires_at)
+               select id, owner_id, $4, $5, $6, $7 from agent
+               returning *),
+           audit as (
+               insert into audit_logs (actor_id, action, entity_type, entity_id, metadata)
+               select owner_id, 'agent_key.create', 'agent_key', id,
+                      $8::jsonb || jsonb_build_object('agent_id', agent_id, 'name', name,
+                                                      'prefix', prefix, 'expires_at', expires_at)
+               from key)
+           select id as "id!", agent_id as "agent_id!", name as "name!", prefix as "prefix!",
+                  expires_at, last_used_at, created_at as "created_at!"
+           from key"#,
+        agent_id,
+        caller.user_id,
+        caller.session_id,
+        key.name.as_str(),
+        minted.prefix,
+        &minted.hash[..],
+        key.expires_at,
+        audit_metadata,
+    )
+    .fetch_optional(db)
+    .await
+    .during("agents.create_key")
+}
+
+/// Up to `limit` of the keys of the caller's agent `agent_id`, newest first, after `after`.
+pub async fn list_keys(
+    db: impl PgExecutor<'_>,
+    caller: Caller,
+    agent_id: Uuid,
+    after: Option<Position>,
+    limit: i64,
+) -> Result<Vec<AgentKey>, StoreError> {
+    sqlx::query_as!(
+        AgentKey,
+        "select id, agent_id, name, prefix, expires_at, last_used_at, created_at
+         from agent_keys
+         where agent_id = $1 and owner_id = $2 and session_is_live($6, $2)
+           and ($3::timestamptz is null or (created_at, id) < ($3, $4::uuid))
+         order by created_at desc, id desc
+         limit $5",
+        agent_id,
+        caller.user_id,
+        after.map(|p| p.created_at),
+        after.map(|p| p.id),
+        limit,
+        caller.session_id,
+    )
+    .fetch_all(db)
+    .await
+    .during("agents.list_keys")
+}
+
+/// Revokes (deletes) the key `key_id` of the caller's agent `agent_id`, with its
+/// `agent_key.delete` audit row; `false` when there is no such key. An agent using it is
+/// refused from its next statement on.
+pub async fn delete_key(
+    db: impl PgExecutor<'_>,
+    caller: Caller,
+    agent_id: Uuid,
+    key_id: Uuid,
+    audit_metadata: &Value,
+) -> Result<bool, StoreError> {
+    sqlx::query_scalar!(
+        r#"with deleted as (
+               delete from agent_keys
+               where id = $1 and agent_id = $2 and owner_id = $3 and session_is_live($4, $3)
+               returning id, agent_id, name, prefix),
+           audit as (
+               insert into audit_logs (actor_id, action, entity_type, entity_id, metadata)
+               select $3, 'agent_key.delete', 'agent_key', id,
+                      $5::jsonb || jsonb_build_object('agent_id', agent_id, 'name', name,
+                                                      'prefix', prefix)
+               from deleted)
+           select exists (select 1 from deleted) as "deleted!""#,
+        key_id,
+        agent_id,
+        caller.user_id,
+        caller.session_id,
+        audit_metadata,
+    )
+    .fetch_one(db)
+    .await
+    .during("agents.delete_key")
 }

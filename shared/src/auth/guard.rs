@@ -9,7 +9,9 @@ use crate::error::ApiError;
 use crate::sessions;
 use crate::users::{self, User};
 
-pub use crate::caller::Caller;
+use crate::agents::keys;
+pub use crate::caller::{AgentCaller, Caller};
+pub use crate::work::agent_key_refused;
 
 /// The user behind the request's `Authorization: Bearer <token>`, in one statement that also
 /// checks the token's session still stands; or a 401 with a `WWW-Authenticate: Bearer` challenge
@@ -54,6 +56,34 @@ pub async fn not_found(db: &Db, caller: Caller) -> ApiError {
         Ok(()) => ApiError::NotFound,
         Err(err) => err,
     }
+}
+
+/// The agent behind `Authorization: Bearer tak_...`: the hash of its key, which the agent's
+/// statement checks (`agent_of_key`). A credential that is not shaped like a key is a 401 at
+/// once; an unknown, expired or revoked key is a 401 from the statement.
+pub fn authenticate_agent(request: &Request) -> Result<AgentCaller, ApiError> {
+    let token = bearer_token(request)?;
+    if !keys::is_agent_key(token) {
+        return Err(agent_key_refused());
+    }
+    Ok(AgentCaller {
+        key_hash: keys::hash(token),
+    })
+}
+
+/// Who calls a route that a person or an agent may call (a step update).
+#[derive(Debug, Clone, Copy)]
+pub enum Actor {
+    Person(Caller),
+    Agent(AgentCaller),
+}
+
+/// A person's access token or an agent's key, told apart by the key's `tak_` prefix.
+pub async fn authenticate_actor(request: &Request, keys: &TokenKeys) -> Result<Actor, ApiError> {
+    if keys::is_agent_key(bearer_token(request)?) {
+        return authenticate_agent(request).map(Actor::Agent);
+    }
+    authenticate_token(request, keys).await.map(Actor::Person)
 }
 
 /// The 401 for a valid token whose session was revoked, expired, or whose user is gone.

@@ -8,6 +8,7 @@ pub mod throttle;
 pub mod token;
 
 pub use guard::{
-    Caller, authenticate, authenticate_token, ensure_session_live, not_found, session_ended,
+    Actor, AgentCaller, Caller, agent_key_refused, authenticate, authenticate_actor,
+    authenticate_agent, authenticate_token, ensure_session_live, not_found, session_ended,
 };
 pub use token::TokenKeys;

@@ -32,6 +32,16 @@ pub struct Task {
     pub completed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// How many times agents have claimed it, and may before a failure is final.
+    pub attempt: i32,
+    pub max_attempts: i32,
+    /// A failed attempt's retry waits until then.
+    pub not_before: Option<DateTime<Utc>>,
+    /// The agent holding (or last holding) its lease, and when the lease ends.
+    pub lease_holder: Option<Uuid>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// The error document of the last failed attempt.
+    pub last_error: Option<Value>,
 }
 
 /// One step of a task, at its position in the task's order.
@@ -76,6 +86,12 @@ pub(crate) struct TaskRow {
     pub completed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub not_before: Option<DateTime<Utc>>,
+    pub lease_holder: Option<Uuid>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    pub last_error: Option<Value>,
     pub steps: Json<Vec<TaskStep>>,
 }
 
@@ -99,6 +115,12 @@ impl From<TaskRow> for TaskWithSteps {
                 completed_at: row.completed_at,
                 created_at: row.created_at,
                 updated_at: row.updated_at,
+                attempt: row.attempt,
+                max_attempts: row.max_attempts,
+                not_before: row.not_before,
+                lease_holder: row.lease_holder,
+                lease_expires_at: row.lease_expires_at,
+                last_error: row.last_error,
             },
             steps,
         }
@@ -125,6 +147,12 @@ mod tests {
             completed_at: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            attempt: 0,
+            max_attempts: 3,
+            not_before: None,
+            lease_holder: None,
+            lease_expires_at: None,
+            last_error: None,
         }
     }
 

@@ -9,13 +9,14 @@ use sqlx::PgExecutor;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::caller::Caller;
+use crate::caller::{AgentCaller, Caller};
 use crate::db::{Db, Operation, StoreError};
 use crate::error::ApiError;
 use crate::pagination::Position;
 use crate::tasks::{
     NewTask, StepChanges, Task, TaskChanges, TaskRow, TaskStatus, TaskStep, TaskWithSteps,
 };
+use crate::work;
 
 pub use crate::written::Written;
 
@@ -49,7 +50,8 @@ pub async fn find_owned(
         TaskRow,
         r#"select t.id, t.owner_id, t.agent_id, t.title, t.description,
                   t.status as "status: TaskStatus", t.priority, t.input, t.result, t.version,
-                  t.started_at, t.completed_at, t.created_at, t.updated_at,
+                  t.started_at, t.completed_at, t.created_at, t.updated_at, t.attempt,
+                  t.max_attempts, t.not_before, t.lease_holder, t.lease_expires_at, t.last_error,
                   coalesce((select json_agg(s order by s.position) from task_steps s
                             where s.task_id = t.id), '[]') as "steps!: Json<Vec<TaskStep>>"
            from tasks t where t.id = $1 and t.owner_id = $2 and session_is_live($3, $2)"#,
@@ -91,6 +93,7 @@ pub async fn create(
         &inputs as &[&Value],
         audit_metadata,
         caller.session_id,
+        task.max_attempts,
     )
     .fetch_optional(db)
     .await
@@ -245,7 +248,8 @@ pub async fn list_page(
         Task,
         r#"select id, owner_id, agent_id, title, description, status as "status: TaskStatus",
                   priority, input, result, version, started_at, completed_at, created_at,
-                  updated_at
+                  updated_at, attempt, max_attempts, not_before, lease_holder, lease_expires_at,
+                  last_error
            from tasks
            where owner_id = $1 and session_is_live($6, $1)
              and ($2::text is null or status = $2)
@@ -287,6 +291,12 @@ pub enum StepError {
     /// The task is completed or cancelled: its steps are final too.
     #[error("{}", .0.detail())]
     TaskFinal(FinalStatus),
+    /// An agent's key is not valid.
+    #[error("the agent key was refused")]
+    AgentKeyRefused,
+    /// An agent does not hold the task's current lease.
+    #[error("the lease is lost")]
+    LeaseLost,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -295,28 +305,48 @@ impl From<StepError> for ApiError {
     fn from(err: StepError) -> Self {
         match err {
             StepError::TaskFinal(status) => ApiError::InUse(status.detail()),
+            StepError::AgentKeyRefused => work::agent_key_refused(),
+            StepError::LeaseLost => work::lease_lost(),
             StepError::Store(err) => err.into(),
         }
     }
 }
 
-/// Changes one step of the caller's task if the task is at one of `versions` (any when `None`),
-/// and moves the task as the database's lifecycle says (`task_status_after_step`), in one
-/// statement (`update_step.sql`, which says how concurrent step updates are ordered).
+/// Who moves a step: the task's owner, or an agent of the owner's holding the task's lease, with
+/// the fencing token of its claim.
+#[derive(Debug, Clone, Copy)]
+pub enum StepActor {
+    Owner(Caller),
+    Agent {
+        agent: AgentCaller,
+        fencing_token: i64,
+    },
+}
+
+/// Changes one step of a task if the task is at one of `versions` (any when `None`), and moves
+/// the task as the database's lifecycle says (`task_status_after_step`), in one statement
+/// (`update_step.sql`, which says how concurrent step updates are ordered).
 pub async fn update_step(
     db: &Db,
-    caller: Caller,
+    actor: StepActor,
     task_id: Uuid,
     step_id: Uuid,
     versions: Option<&[i64]>,
     changes: &StepChanges,
     audit_metadata: &Value,
 ) -> Result<Written<TaskWithSteps>, StepError> {
+    let (owner, session, key_hash, fencing_token) = match actor {
+        StepActor::Owner(caller) => (Some(caller.user_id), Some(caller.session_id), None, None),
+        StepActor::Agent {
+            agent,
+            fencing_token,
+        } => (None, None, Some(agent.key_hash), Some(fencing_token)),
+    };
     let updated = sqlx::query_file_as!(
         TaskRow,
         "src/tasks/update_step.sql",
         task_id,
-        caller.user_id,
+        owner,
         versions,
         step_id,
         changes.status.map(TaskStatus::as_str),
@@ -326,7 +356,9 @@ pub async fn update_step(
             .as_ref()
             .and_then(|o| o.as_ref().map(|o| o.as_value())),
         audit_metadata,
-        caller.session_id,
+        session,
+        key_hash.as_ref().map(|hash| &hash[..]),
+        fencing_token,
     )
     .fetch_optional(db)
     .await
@@ -335,22 +367,42 @@ pub async fn update_step(
         return Ok(Written::Done(task.into()));
     }
     // The failure path: which of the conditions failed.
-    let status = sqlx::query_scalar!(
-        r#"select t.status as "status: TaskStatus" from tasks t
-           where t.id = $1 and t.owner_id = $2 and session_is_live($4, $2)
-             and exists (select 1 from task_steps s where s.id = $3 and s.task_id = t.id)"#,
+    let row = sqlx::query!(
+        r#"select actor.owner_id is not null as "authenticated!",
+                  t.status as "status?: TaskStatus",
+                  coalesce(actor.agent_id is null
+                           or (t.lease_holder = actor.agent_id and t.fencing_token = $6
+                               and t.status = 'in_progress' and t.lease_expires_at > now()),
+                           false) as "leased!",
+                  exists (select 1 from task_steps s where s.id = $3 and s.task_id = t.id)
+                      as "step!"
+           from (select 1) as one
+           left join (select $2::uuid as owner_id, null::uuid as agent_id
+                      where $5::bytea is null and session_is_live($4::uuid, $2)
+                      union all
+                      select owner_id, agent_id from agent_of_key($5) where $5 is not null) actor
+                  on true
+           left join tasks t on t.id = $1 and t.owner_id = actor.owner_id"#,
         task_id,
-        caller.user_id,
+        owner,
         step_id,
-        caller.session_id,
+        session,
+        key_hash.as_ref().map(|hash| &hash[..]),
+        fencing_token,
     )
-    .fetch_optional(db)
+    .fetch_one(db)
     .await
     .during("tasks.why_step_not_written")?;
-    match status {
-        None => Ok(Written::Missing),
-        Some(TaskStatus::Completed) => Err(StepError::TaskFinal(FinalStatus::Completed)),
-        Some(TaskStatus::Cancelled) => Err(StepError::TaskFinal(FinalStatus::Cancelled)),
-        Some(_) => Ok(Written::Stale),
+    match (actor, row.authenticated, row.status, row.step, row.leased) {
+        (StepActor::Agent { .. }, false, ..) => Err(StepError::AgentKeyRefused),
+        (_, _, None, ..) | (_, _, _, false, _) => Ok(Written::Missing),
+        (_, _, Some(TaskStatus::Completed), ..) => {
+            Err(StepError::TaskFinal(FinalStatus::Completed))
+        }
+        (_, _, Some(TaskStatus::Cancelled), ..) => {
+            Err(StepError::TaskFinal(FinalStatus::Cancelled))
+        }
+        (_, _, _, _, false) => Err(StepError::LeaseLost),
+        _ => Ok(Written::Stale),
     }
 }

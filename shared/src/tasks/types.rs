@@ -20,6 +20,11 @@ pub const SERVER_FIELDS: &[&str] = &[
     "updated_at",
     "started_at",
     "completed_at",
+    "attempt",
+    "not_before",
+    "lease_holder",
+    "lease_expires_at",
+    "last_error",
 ];
 
 /// A task's title: 1 to 200 characters, trimmed.
@@ -66,6 +71,14 @@ fn status(value: &Value) -> Result<TaskStatus, String> {
         .ok_or_else(|| format!("must be one of {}", TaskStatus::names()))
 }
 
+fn max_attempts(value: &Value) -> Result<i32, String> {
+    value
+        .as_i64()
+        .and_then(|n| i32::try_from(n).ok())
+        .filter(|n| (1..=100).contains(n))
+        .ok_or_else(|| "must be a whole number from 1 to 100".into())
+}
+
 fn agent_id(value: &Value) -> Result<Uuid, String> {
     value
         .as_str()
@@ -90,6 +103,8 @@ pub struct CreateTaskRequest {
     input: Option<Value>,
     #[serde(default, deserialize_with = "present")]
     steps: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    max_attempts: Option<Value>,
     /// Every other field, reported as one the client may not set.
     #[serde(flatten)]
     other: Map<String, Value>,
@@ -105,6 +120,8 @@ pub struct NewTask {
     pub agent_id: Option<Uuid>,
     pub input: Document,
     pub steps: Vec<NewStep>,
+    /// How many times agents may claim it before a failure is final (1-100, default 3).
+    pub max_attempts: i32,
 }
 
 /// A valid new step.
@@ -116,6 +133,7 @@ pub struct NewStep {
 
 impl NewTask {
     pub const MAX_STEPS: usize = 100;
+    pub const DEFAULT_ATTEMPTS: i32 = 3;
 
     pub fn parse(body: CreateTaskRequest) -> Result<Self, ApiError> {
         let mut errors = FieldErrors::new();
@@ -152,9 +170,22 @@ impl NewTask {
             None | Some(Value::Null) => Some(Vec::new()),
             Some(value) => parse_steps(value, &mut errors),
         };
+        let max_attempts = match &body.max_attempts {
+            None => Some(NewTask::DEFAULT_ATTEMPTS),
+            Some(value) => errors.check("max_attempts", max_attempts(value)),
+        };
         report_other_fields(&body.other, SERVER_FIELDS, &mut errors);
 
-        match (title, description, status, priority, agent_id, input, steps) {
+        match (
+            title,
+            description,
+            status,
+            priority,
+            agent_id,
+            input,
+            steps,
+            max_attempts,
+        ) {
             (
                 Some(title),
                 Some(description),
@@ -163,6 +194,7 @@ impl NewTask {
                 Some(agent_id),
                 Some(input),
                 Some(steps),
+                Some(max_attempts),
             ) if errors.is_empty() => Ok(Self {
                 title,
                 description,
@@ -171,6 +203,7 @@ impl NewTask {
                 agent_id,
                 input,
                 steps,
+                max_attempts,
             }),
             _ => Err(ApiError::Unprocessable(errors)),
         }
@@ -303,8 +336,38 @@ pub struct UpdateStepRequest {
     status: Option<Value>,
     #[serde(default, deserialize_with = "present")]
     output: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    fencing_token: Option<Value>,
     #[serde(flatten)]
     other: Map<String, Value>,
+}
+
+impl UpdateStepRequest {
+    /// The fencing token of the claim an agent's step update carries: required with an agent
+    /// key.
+    pub fn fencing_token(&self) -> Result<i64, ApiError> {
+        self.fencing_token
+            .as_ref()
+            .and_then(Value::as_i64)
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                ApiError::Unprocessable(FieldErrors::single(
+                    "fencing_token",
+                    "is required with an agent key: the fencing_token of this task's claim",
+                ))
+            })
+    }
+
+    /// A person holds no lease: a fencing token from one is refused.
+    pub fn without_fencing_token(&self) -> Result<(), ApiError> {
+        match self.fencing_token {
+            None => Ok(()),
+            Some(_) => Err(ApiError::Unprocessable(FieldErrors::single(
+                "fencing_token",
+                "is sent only with an agent key",
+            ))),
+        }
+    }
 }
 
 /// A valid step change: its status, its output (`Some(None)` clears it), or both.

@@ -31,7 +31,8 @@ audit as (
 select id as "id!", owner_id as "owner_id!", agent_id, title as "title!", description,
        status as "status!: TaskStatus", priority as "priority!", input as "input!", result,
        version as "version!", started_at, completed_at, created_at as "created_at!",
-       updated_at as "updated_at!",
+       updated_at as "updated_at!", attempt as "attempt!", max_attempts as "max_attempts!",
+       not_before, lease_holder, lease_expires_at, last_error,
        coalesce((select json_agg(s order by s.position) from task_steps s
                  where s.task_id = task.id), '[]') as "steps!: Json<Vec<TaskStep>>"
 from task

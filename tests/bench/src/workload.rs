@@ -474,9 +474,17 @@ async fn floor_statement(
             let body = serde_json::from_value(step_changes_body(i)).expect("a body");
             let changes = StepChanges::parse(body).expect("valid changes");
             let (task, step) = (data.stepped_task, data.stepped_step);
-            store::update_step(db, data.user, task, step, None, &changes, &metadata)
-                .await
-                .expect("updated");
+            store::update_step(
+                db,
+                store::StepActor::Owner(data.user),
+                task,
+                step,
+                None,
+                &changes,
+                &metadata,
+            )
+            .await
+            .expect("updated");
         }
         "audit-list" => {
             let filter = shared::audit::AuditFilter::default();
