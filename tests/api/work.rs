@@ -16,7 +16,11 @@ use crate::helpers::{TestApi, TestUser};
 
 const TASKS: usize = 240;
 const WORKERS: usize = 8;
-const LEASE_SECONDS: i64 = 2;
+/// A working claim's lease, far longer than a request takes here.
+const LEASE_SECONDS: i64 = 30;
+/// The lease of a claim whose worker will crash: it stops after claiming and comes back after
+/// the lease has ended.
+const CRASH_LEASE_SECONDS: i64 = 1;
 
 /// What the workers saw: per task, each claim's token, when the server started its lease and
 /// the latest end the server gave it; the completions that were accepted; and the late writes of
@@ -46,13 +50,21 @@ async fn worker(
     done: Arc<AtomicUsize>,
     record: Arc<Mutex<Record>>,
 ) {
+    let mut claims = 0;
     while done.load(Ordering::SeqCst) < TASKS {
+        // Workers 0 and 1 crash on every fifth claim.
+        let crashes = id < 2 && claims % 5 == 4;
+        let lease_seconds = if crashes {
+            CRASH_LEASE_SECONDS
+        } else {
+            LEASE_SECONDS
+        };
         let claim = api
             .call(
                 Method::POST,
                 "/api/agent/claim",
                 &key,
-                Some(&json!({"lease_seconds": LEASE_SECONDS})),
+                Some(&json!({"lease_seconds": lease_seconds})),
                 None,
             )
             .await;
@@ -60,12 +72,13 @@ async fn worker(
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         }
+        claims += 1;
         let (status, task) = json_of(claim).await;
         assert_eq!(status, 200, "worker {id} claim: {task}");
         let task_id = task["id"].as_str().unwrap().to_owned();
         let token = task["fencing_token"].as_i64().unwrap();
         let lease_end = server_time(task["lease_expires_at"].as_str().unwrap());
-        let started = lease_end - LEASE_SECONDS as f64;
+        let started = lease_end - lease_seconds as f64;
         record
             .lock()
             .await
@@ -88,10 +101,12 @@ async fn worker(
             }
         };
 
-        // Every twentieth first attempt crashes: no heartbeat, back only after its lease ended.
-        let crashes = task["attempt"] == 1 && token % 20 == 0;
         if crashes {
-            tokio::time::sleep(Duration::from_millis(LEASE_SECONDS as u64 * 1000 + 600)).await;
+            // No heartbeat: back only after the lease has ended.
+            tokio::time::sleep(Duration::from_millis(
+                CRASH_LEASE_SECONDS as u64 * 1000 + 600,
+            ))
+            .await;
         }
         let step = task["steps"][0]["id"].as_str().unwrap();
         let moved = api
@@ -176,7 +191,7 @@ async fn workers_drain_the_queue_and_a_stale_holder_is_always_refused() {
     let key = minted["key"].as_str().unwrap().to_owned();
     for n in 0..TASKS {
         let created = api
-            .create_task(user.token(), &json!({"title": format!("job {n}"), "priority": n % 5, "steps": [{"name": "only"}]}))
+            .create_task(user.token(), &json!({"title": format!("job {n}"), "priority": n % 5, "max_attempts": 10, "steps": [{"name": "only"}]}))
             .await;
         assert_eq!(created.status(), 201);
     }
