@@ -16,6 +16,8 @@ $$;
 -- The status a task moves to when one of its steps becomes `step_status`, with `done` of its
 -- `total` steps completed afterwards. A derived move is always one the transition table allows
 -- (a database test tries every case):
+-- - a task an agent holds under a live lease (`leased`) keeps its status: the holder completes
+--   or fails it itself, with its result or error and the retry rules (migration 0011);
 -- - a failed step fails a task in progress. A pending task stays pending: it was set back to
 --   wait for another attempt, so nothing about it is in progress to fail, and the step keeps
 --   its own failure;
@@ -23,10 +25,10 @@ $$;
 -- - a step that starts or completes starts a pending or failed task (a retry begins);
 -- - otherwise the task keeps its status.
 create function task_status_after_step(task_status text, step_status text, done bigint,
-                                       total bigint) returns text
+                                       total bigint, leased boolean) returns text
 language sql immutable parallel safe as $$
     select case
-        when task_status_is_final(task_status) then task_status
+        when task_status_is_final(task_status) or leased then task_status
         when step_status = 'failed' then
             case when task_status = 'in_progress' then 'failed' else task_status end
         when done = total then 'completed'

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Generates a Python client from openapi.yaml with openapi-python-client (pinned), failing on any
 # warning (the generator drops a schema it cannot read and only warns), then drives the API at
-# $1 through the generated client (tests/harness/client_flow.py).
+# $1 through the generated client (tests/harness/client_flow.py), and runs the agent worker
+# example (examples/worker.py) against it (tests/harness/worker_example.py).
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 base_url=${1:?usage: client.sh API_BASE_URL}
@@ -20,3 +21,4 @@ if grep -qiE 'warning|error|unable|cannot' <<<"$log"; then
   die "openapi-python-client warned: a part of openapi.yaml did not make it into the client"
 fi
 PYTHONPATH="$out" "$VENV/bin/python" tests/harness/client_flow.py "$base_url"
+PYTHONPATH="$out" "$VENV/bin/python" tests/harness/worker_example.py "$base_url"

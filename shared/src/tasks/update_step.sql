@@ -16,7 +16,8 @@ with actor as (
     union all
     select owner_id, agent_id from agent_of_key($10) where $10 is not null),
 task as (
-    select t.id, t.status, t.version from tasks t, actor
+    select t.id, t.status, t.version, coalesce(t.lease_expires_at > now(), false) as leased
+    from tasks t, actor
     where t.id = $1 and t.owner_id = actor.owner_id
       and ($3::bigint[] is null or t.version = any($3))
       and not task_status_is_final(t.status)
@@ -40,8 +41,8 @@ progress as (
            + (select count(*) from step where status = 'completed') as done),
 next as (
     select task.id, task.status as previous_status,
-           task_status_after_step(task.status, step.status, progress.done, progress.total)
-               as status
+           task_status_after_step(task.status, step.status, progress.done, progress.total,
+                                  task.leased) as status
     from task, step, progress),
 updated as (
     update tasks t set status = next.status, version = t.version + 1

@@ -254,7 +254,7 @@ async fn every_move_a_step_derives_is_documented_and_allowed(db: PgPool) {
                     continue;
                 }
                 let derived: String =
-                    sqlx::query_scalar("select task_status_after_step($1, $2, $3, $4)")
+                    sqlx::query_scalar("select task_status_after_step($1, $2, $3, $4, false)")
                         .bind(task)
                         .bind(step)
                         .bind(done)
@@ -282,12 +282,24 @@ async fn every_move_a_step_derives_is_documented_and_allowed(db: PgPool) {
             }
         }
     }
+    // A task held under a live lease keeps its status whatever its steps do: its holder
+    // completes or fails it.
+    for step in [Failed, Completed] {
+        let kept: String =
+            sqlx::query_scalar("select task_status_after_step('in_progress', $1, 1, 1, true)")
+                .bind(step)
+                .fetch_one(&db)
+                .await
+                .unwrap();
+        assert_eq!(kept, "in_progress", "a leased task, step {step:?}");
+    }
     for task in [Completed, Cancelled] {
-        let kept: String = sqlx::query_scalar("select task_status_after_step($1, 'failed', 0, 1)")
-            .bind(task)
-            .fetch_one(&db)
-            .await
-            .unwrap();
+        let kept: String =
+            sqlx::query_scalar("select task_status_after_step($1, 'failed', 0, 1, false)")
+                .bind(task)
+                .fetch_one(&db)
+                .await
+                .unwrap();
         assert_eq!(kept, task.as_str(), "a final task keeps its status");
     }
 }
