@@ -45,14 +45,18 @@ if [ -z "${API_BASE_URL:-}" ]; then
   API_BASE_URL="http://127.0.0.1:$port"
 fi
 
-# Two fuzz users: the first's token signs every request; the second only logs in to give each
+# Two fuzz users: the first's token signs every request (and an agent of it, with a key, signs
+# the agent routes, whose claims take the tasks the fuzzer creates); the second only logs in to give each
 # logout case a session of its own (fuzz_hooks.py), so no logout ends the shared token. The
 # first user's wrong-password checks (password change, account deletion) then lock only it.
 eval "$(API_BASE_URL=$API_BASE_URL python3 - <<'PY'
 import json, os, secrets, urllib.request
 base = os.environ["API_BASE_URL"]
-def post(path, body):
-    request = urllib.request.Request(base + path, json.dumps(body).encode(), {"content-type": "application/json"})
+def post(path, body, token=None):
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = "Bearer " + token
+    request = urllib.request.Request(base + path, json.dumps(body).encode(), headers)
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.load(response)
 def user():
@@ -63,7 +67,9 @@ def user():
 name, password = user()
 token = post("/api/auth/login", {"login": name, "password": password})["access_token"]
 logout_name, logout_password = user()
-print(f"export FUZZ_TOKEN={token} FUZZ_LOGOUT_LOGIN={logout_name} FUZZ_LOGOUT_PASSWORD='{logout_password}'")
+agent = post("/api/agents", {"name": "fuzz worker"}, token)
+key = post(f"/api/agents/{agent['id']}/keys", {"name": "fuzz"}, token)["key"]
+print(f"export FUZZ_TOKEN={token} FUZZ_AGENT_KEY={key} FUZZ_LOGOUT_LOGIN={logout_name} FUZZ_LOGOUT_PASSWORD='{logout_password}'")
 PY
 )"
 export API_BASE_URL

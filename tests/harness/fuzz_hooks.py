@@ -1,7 +1,8 @@
 """Schemathesis hooks for `make fuzz`.
 
-Authentication: every request carries the fuzz user's access token (`FUZZ_TOKEN`), except
-`POST /api/auth/logout`, which ends the session of the token it is sent with: each logout case
+Authentication: every request carries the fuzz user's access token (`FUZZ_TOKEN`), except the
+agent routes (`/api/agent/...`), which carry the key of the fuzz user's agent (`FUZZ_AGENT_KEY`),
+and `POST /api/auth/logout`, which ends the session of the token it is sent with: each logout case
 gets a fresh session of a second user (`FUZZ_LOGOUT_LOGIN`), so the shared token lives through
 the run and every authenticated route is fuzzed with a working token.
 
@@ -54,6 +55,11 @@ class FuzzTokens:
         return os.environ["FUZZ_TOKEN"]
 
     def set(self, case, data, ctx):
-        token = _fresh_logout_token() if case.operation.path == "/api/auth/logout" else data
+        if case.operation.path == "/api/auth/logout":
+            token = _fresh_logout_token()
+        elif case.operation.path.startswith("/api/agent/"):
+            token = os.environ["FUZZ_AGENT_KEY"]
+        else:
+            token = data
         case.headers = case.headers or {}
         case.headers["Authorization"] = f"Bearer {token}"

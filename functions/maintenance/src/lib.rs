@@ -1,6 +1,7 @@
 //! The scheduled maintenance (EventBridge, hourly by default): prunes every table that grows with
 //! use, as `shared::retention` says, in bounded batches, stopping a while before the invocation's
-//! deadline. It connects as the app role, like the API functions: the audit trail stays
+//! deadline, and fails the tasks whose lease ended on their last attempt (no claim takes them
+//! again). It connects as the app role, like the API functions: the audit trail stays
 //! append-only for it, and is pruned only as far as migrate's policy allows. Its answer (and log)
 //! says how many rows of each kind went.
 
@@ -10,6 +11,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::{Map, Value};
 use shared::error::ErrorChain;
 use shared::retention::{self, Pruned};
+use shared::work;
 
 pub use shared::state::Maintenance as State;
 
@@ -41,12 +43,17 @@ pub async fn run(state: &State, until: Instant) -> Result<Value, BoxError> {
         counts.insert((*kind).to_owned(), Value::from(*rows));
     }
     let summary = Value::Object(counts);
+    // Tasks whose lease ended on their last attempt: no claim takes them again.
+    let failed = work::store::fail_exhausted(&state.db, state.retention.batch_rows)
+        .await
+        .inspect_err(|err| tracing::error!(error = %ErrorChain(err), "maintenance failed"))?;
     tracing::info!(
         pruned = %summary,
+        tasks_failed = failed,
         took_ms = started.elapsed().as_millis() as u64,
         "maintenance: expired rows deleted"
     );
-    Ok(serde_json::json!({ "pruned": summary }))
+    Ok(serde_json::json!({ "pruned": summary, "tasks_failed": failed }))
 }
 
 #[cfg(test)]

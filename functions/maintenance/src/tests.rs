@@ -106,10 +106,10 @@ async fn a_run_deletes_exactly_the_expired_rows_of_every_kind(db: PgPool) {
                ('login:recent', 7, now() - interval '1 hour'); \
              insert into login_address_budgets (source_ip, window_start, failures) values \
                ('192.0.2.1', now() - interval '20 minutes', 5), ('192.0.2.2', now() - interval '3 days', 5), \
-               ('192.0.2.3', date_bin('10 minutes', now(), timestamptz 'epoch'), 5); \
+               ('192.0.2.3', now() - interval '1 minute', 5); \
              insert into register_address_budgets (source_ip, window_start, attempts) values \
                ('192.0.2.1', now() - interval '2 hours', 5), ('192.0.2.2', now() - interval '70 minutes', 5), \
-               ('192.0.2.3', date_bin('1 hour', now(), timestamptz 'epoch'), 5); \
+               ('192.0.2.3', now() - interval '1 minute', 5); \
              insert into login_known_addresses (user_id, source_ip, last_success_at) values \
                ('{u}', '192.0.2.1', now() - interval '31 days'), ('{u}', '192.0.2.2', now() - interval '90 days'), \
                ('{u}', '192.0.2.3', now() - interval '1 day'); \
@@ -219,4 +219,53 @@ async fn a_run_past_its_deadline_stops_after_one_batch_of_each_kind(db: PgPool) 
         .await
         .unwrap();
     assert_eq!(left, 3, "the next run deletes the rest");
+}
+
+/// A task whose lease ended on its last attempt can never be claimed again: a run fails it, with
+/// its audit row, and leaves a task with attempts left (or a live lease) to the queue.
+#[sqlx::test(migrator = "shared::db::MIGRATOR")]
+async fn a_run_fails_the_tasks_whose_lease_ended_on_their_last_attempt(db: PgPool) {
+    let user = testing::create_user(&db, "ada", "correct horse battery staple").await;
+    let agent = testing::insert_agent(&db, user.id, "runner").await;
+    for (title, attempt, lease) in [
+        ("exhausted", 3, "-1 minute"),
+        ("retryable", 2, "-1 minute"),
+        ("working", 3, "1 minute"),
+    ] {
+        let task = testing::insert_task(&db, user.id, title, &[]).await;
+        sqlx::query(
+            "update tasks set status = 'in_progress', attempt = $2, lease_holder = $3, \
+             fencing_token = nextval('task_fencing_tokens'), \
+             lease_expires_at = now() + $4::interval where id = $1",
+        )
+        .bind(task.id)
+        .bind(attempt)
+        .bind(agent)
+        .bind(lease)
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+
+    let answer = run(&state(&db), Instant::now() + Duration::from_secs(60))
+        .await
+        .unwrap();
+
+    assert_eq!(answer["tasks_failed"], 1);
+    assert_eq!(
+        names(&db, "select title || ':' || status from tasks").await,
+        [
+            "exhausted:failed",
+            "retryable:in_progress",
+            "working:in_progress"
+        ]
+    );
+    assert_eq!(
+        testing::count(
+            &db,
+            "select count(*) from audit_logs where action = 'task.fail'"
+        )
+        .await,
+        1
+    );
 }

@@ -194,3 +194,35 @@ pub async fn why_not_leased<T>(
         (true, true) => Leased::LeaseLost,
     })
 }
+
+/// Fails, with their audit rows, up to `batch` tasks whose lease ended on their last attempt:
+/// no claim will take them again, so the scheduled maintenance ends them. Returns how many.
+pub async fn fail_exhausted(db: &Db, batch: i64) -> Result<u64, StoreError> {
+    let failed = sqlx::query_scalar!(
+        r#"with exhausted as (
+               select id from tasks
+               where status = 'in_progress' and lease_expires_at < now()
+                 and attempt >= max_attempts
+               limit $1
+               for update skip locked),
+           failed as (
+               update tasks t set status = 'failed', lease_expires_at = null,
+                      last_error = jsonb_build_object(
+                          'error', 'the lease ended on the last attempt'),
+                      version = t.version + 1
+               from exhausted where t.id = exhausted.id
+               returning t.id, t.owner_id, t.attempt, t.lease_holder),
+           audit as (
+               insert into audit_logs (actor_id, action, entity_type, entity_id, metadata)
+               select owner_id, 'task.fail', 'task', id,
+                      jsonb_build_object('agent_id', lease_holder, 'attempt', attempt,
+                                         'reason', 'lease_expired')
+               from failed)
+           select count(*) as "failed!" from failed"#,
+        batch,
+    )
+    .fetch_one(db)
+    .await
+    .during("work.fail_exhausted")?;
+    Ok(u64::try_from(failed).unwrap_or(0))
+}
