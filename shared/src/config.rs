@@ -631,7 +631,7 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// The most a list page may take in the response envelope (`RESPONSE_BUDGET_BYTES`): just
     /// under Lambda's 6 MB by default; lower for the local emulator, which drops large responses
-    /// well before 6 MB (README, "Pages").
+    /// well before 6 MB (docs/api.md, "Pages").
     pub response_budget: usize,
 }
 

@@ -21,4 +21,5 @@ say "template: sections, rendering in every mode, cfn-lint, routes and roles, th
 "$VENV/bin/python" tests/harness/lint.py
 "$VENV/bin/python" tests/harness/check_routes.py --self-test
 "$VENV/bin/python" tests/harness/sam_build_agrees.py
+"$VENV/bin/python" tests/harness/check_docs.py --self-test
 say "all quick checks passed (make test runs the rest)"

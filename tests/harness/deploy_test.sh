@@ -77,10 +77,10 @@ run make --no-print-directory destroy || { cat "$stubs/out" >&2; die "make destr
 expect "^sam delete --stack-name taskapi --region eu-west-1 --no-prompts" "$calls"
 
 # The guided path asks once per routed function whose route has no authorizer (all of them):
-# the README must give the right count.
+# docs/deploy.md must give the right count.
 prompts=$("$VENV/bin/python" -c '
 import sys; sys.path.insert(0, "tests/harness")
 from functions import functions, template
 print(sum(1 for r in functions(template()) if any(e["Type"] == "HttpApi" and "Auth" not in e["Properties"] for e in r["Properties"].get("Events", {}).values())))')
-grep -q "asks $prompts times" README.md || die "README.md must say the guided deploy asks $prompts times whether a function without authentication is okay"
+grep -q "asks $prompts times" docs/deploy.md || die "docs/deploy.md must say the guided deploy asks $prompts times whether a function without authentication is okay"
 say "make deploy and make destroy asked nothing and passed stack, region, bucket, capabilities and architecture; the guided path asks $prompts times"

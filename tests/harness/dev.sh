@@ -54,7 +54,7 @@ fi
 export JWT_SECRET
 export RUST_LOG=${RUST_LOG:-info}
 # The local emulator (cargo lambda watch) drops large responses well before Lambda's 6 MB
-# (README, "Pages"): keep pages at 2 MB here.
+# (docs/api.md, "Pages"): keep pages at 2 MB here.
 export RESPONSE_BUDGET_BYTES=${RESPONSE_BUDGET_BYTES:-2000000}
 
 # Locally the functions may also read secrets with a profile of the AWS config files

@@ -7,7 +7,7 @@ repository did not write wherever one exists.
    linter here checks Rules); cloud-radar, a maintained CloudFormation renderer, evaluates the
    conditions, parameters and intrinsic functions for each mode (default, existing network,
    RDS Proxy) with the parameters' defaults. Then the rendered resources are checked against
-   what the code and the README need.
+   what the code and the docs need.
 2. The release bootstraps that deploy (target/lambda/<name>/bootstrap, built as `sam build`
    builds them), run as Lambda runs them: a process with the environment the rendered template
    gives it, at the local Lambda Runtime API every harness uses (`local-runtime`, through
@@ -19,7 +19,7 @@ repository did not write wherever one exists.
    budget and that the lockdown answers alike for real and unknown names; the API functions are
    seen connected as the app role only.
 
-What this cannot prove is said in the README ("What the rehearsal proves").
+What this cannot prove is said in the docs/deploy.md ("What the rehearsal proves").
 
 Usage: rehearse.py [--template-only]
   environment for the second part: SECRETS_MANAGER_TEST_ENDPOINT, REHEARSAL_ADMIN_URL (a
@@ -420,7 +420,7 @@ def check_template(cfn, mode, variants=True):
 
 
 MONTH_HOURS = 730
-PRICES = {  # us-east-1 list prices, late 2026 (README, "Cost")
+PRICES = {  # us-east-1 list prices, late 2026 (docs/deploy.md, "Cost")
     "endpoint_az_hour": 0.01,
     "alarm_metric": 0.10,
     "secret": 0.40,
@@ -457,11 +457,11 @@ def cost_table(cfn):
 
 
 def check_readme_costs(rows):
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "deploy.md").read_text()
     problems = []
     for mode, (total, metrics, _) in rows.items():
         if f"${total:.2f}" not in readme:
-            problems.append(f"README.md does not state the {mode} mode's idle cost, ${total:.2f} a month, as the template gives it")
+            problems.append(f"docs/deploy.md does not state the {mode} mode's idle cost, ${total:.2f} a month, as the template gives it")
     return problems
 
 

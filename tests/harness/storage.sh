@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make storage`: what a million logins cost the database in bytes, table by table, and how
-# long retention keeps each kind (README, "Retention"). Writes 100,000 successful logins (each
+# long retention keeps each kind (docs/operations.md, "Retention"). Writes 100,000 successful logins (each
 # with its session, first refresh token and audit row, as `login` writes them) and 100,000
 # failed logins of names no account has, each from its own address (throttle, lockdown and budget
 # rows, and the audit row), into a scratch database of the local cluster, then prints each

@@ -63,7 +63,7 @@ else
   # comes from 127.0.0.1: the per-address budgets would soon refuse the fuzzer's logins and the
   # suite's registrations (the handler tests prove both budgets).
   # The local emulator (cargo lambda watch) drops large responses well before Lambda's 6 MB
-  # (README, "Pages"): keep pages at 2 MB here.
+  # (docs/api.md, "Pages"): keep pages at 2 MB here.
   export JWT_SECRET BCRYPT_COST=10 LOGIN_ADDRESS_FAILURE_BUDGET=1000000 REGISTER_ADDRESS_BUDGET=1000000 RESPONSE_BUDGET_BYTES=2000000
   cargo build --workspace --bins --locked
   port=$(free_port 9100)
@@ -111,6 +111,9 @@ bash tests/harness/burst.sh
 
 say "template lint: sam validate --lint, cfn-lint with the serverless rules, routes and roles"
 make --no-print-directory lint-template
+
+say "the README and docs/ against the code: named files, routes, settings"
+"$VENV/bin/python" tests/harness/check_docs.py --self-test
 
 say "release bootstraps for Lambda, built as sam build builds them (one cargo invocation)"
 "$VENV/bin/python" tests/harness/sam_build_agrees.py

@@ -1,7 +1,7 @@
 //! The names of the statuses a task or step can have. Which status may follow which, and what a
 //! change does to `started_at`/`completed_at`, is one table in the database
 //! (`task_status_transitions`, enforced by a trigger; see migration 0005), so every statement
-//! that changes a status obeys it; the database tests check it against the README's table.
+//! that changes a status obeys it; the database tests check it against the table docs/api.md documents.
 
 use serde::{Deserialize, Serialize};
 use sqlx::encode::IsNull;

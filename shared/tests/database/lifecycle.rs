@@ -1,5 +1,5 @@
 //! The task status lifecycle lives in the database (migrations 0005 and 0010); these tests hold
-//! it to the transition table the README documents, every move a step's change derives to that
+//! it to the transition table docs/api.md documents, every move a step's change derives to that
 //! table, and the constraint names to `db::CONSTRAINTS`.
 
 use shared::db::{CONSTRAINTS, Violation};
@@ -7,7 +7,7 @@ use shared::tasks::TaskStatus::{self, *};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// The README's table: the changes allowed besides staying in the same status.
+/// The table docs/api.md documents: the changes allowed besides staying in the same status.
 const ALLOWED: &[(TaskStatus, TaskStatus)] = &[
     (Pending, InProgress),
     (Pending, Completed),
@@ -241,7 +241,7 @@ async fn a_task_cannot_hold_more_than_one_response_can_carry(db: PgPool) {
     assert!(total <= 5 * 1024 * 1024, "{total}");
 }
 
-/// Every move a step's change derives for its task (`task_status_after_step`): what the README
+/// Every move a step's change derives for its task (`task_status_after_step`): what docs/api.md
 /// says, and always a move the transition table allows, so no step update is refused for what
 /// the lifecycle itself chose.
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
