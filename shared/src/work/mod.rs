@@ -69,7 +69,7 @@ impl WorkRequest {
 
     fn lease(&self, errors: &mut FieldErrors) -> Option<i64> {
         match &self.lease_seconds {
-            None | Some(Value::Null) => Some(DEFAULT_LEASE_SECONDS),
+            None => Some(DEFAULT_LEASE_SECONDS),
             Some(value) => errors.check(
                 "lease_seconds",
                 value
@@ -261,6 +261,7 @@ mod tests {
         for bad in [
             json!({"lease_seconds": 0}),
             json!({"lease_seconds": 901}),
+            json!({"lease_seconds": null}),
             json!({"lease_seconds": "60"}),
             json!({"fencing_token": 1}),
         ] {
