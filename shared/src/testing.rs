@@ -338,6 +338,27 @@ pub async fn agent_key(db: &PgPool, owner_id: Uuid, agent_id: Uuid) -> String {
     minted.expose().to_owned()
 }
 
+/// A fresh owner's task with one step, claimed by its agent at `attempt` with a 60 s lease: the
+/// agent's key, the task, and the claim's fencing token.
+pub async fn claimed_task(db: &PgPool, attempt: i32) -> (String, Uuid, i64) {
+    let owner = create_user(db, "ada", "correct horse battery staple").await;
+    let agent = insert_agent(db, owner.id, "runner").await;
+    let key = agent_key(db, owner.id, agent).await;
+    let task = insert_task(db, owner.id, "work", &["a"]).await;
+    let token = sqlx::query_scalar(
+        "update tasks set status = 'in_progress', lease_holder = $2, attempt = $3, \
+         lease_expires_at = now() + interval '60 seconds', \
+         fencing_token = nextval('task_fencing_tokens') where id = $1 returning fencing_token",
+    )
+    .bind(task.id)
+    .bind(agent)
+    .bind(attempt)
+    .fetch_one(db)
+    .await
+    .expect("the task is claimed");
+    (key, task.id, token)
+}
+
 /// Inserts an agent of `owner_id`.
 pub async fn insert_agent(db: &PgPool, owner_id: Uuid, name: &str) -> Uuid {
     sqlx::query_scalar("insert into agents (owner_id, name) values ($1, $2) returning id")

@@ -5,24 +5,6 @@ use uuid::Uuid;
 
 use super::*;
 
-async fn claimed(db: &PgPool) -> (String, Uuid, i64) {
-    let owner = testing::create_user(db, "ada", "correct horse battery staple").await;
-    let agent = testing::insert_agent(db, owner.id, "runner").await;
-    let key = testing::agent_key(db, owner.id, agent).await;
-    let task = testing::insert_task(db, owner.id, "work", &["a"]).await;
-    let token: i64 = sqlx::query_scalar(
-        "update tasks set status = 'in_progress', lease_holder = $2, attempt = 1, \
-         lease_expires_at = now() + interval '60 seconds', \
-         fencing_token = nextval('task_fencing_tokens') where id = $1 returning fencing_token",
-    )
-    .bind(task.id)
-    .bind(agent)
-    .fetch_one(db)
-    .await
-    .unwrap();
-    (key, task.id, token)
-}
-
 async fn complete(state: &State, key: &str, task: Uuid, body: Value) -> (u16, Value) {
     let request = TestRequest::post(&format!("/api/agent/tasks/{task}/complete"))
         .bearer(key)
@@ -36,7 +18,7 @@ async fn complete(state: &State, key: &str, task: Uuid, body: Value) -> (u16, Va
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn the_holder_completes_with_a_result_once(db: PgPool) {
     let state = testing::work_state(db.clone());
-    let (key, task, token) = claimed(&db).await;
+    let (key, task, token) = testing::claimed_task(&db, 1).await;
 
     let (status, body) = complete(
         &state,
@@ -65,7 +47,7 @@ async fn the_holder_completes_with_a_result_once(db: PgPool) {
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_stale_holder_writes_nothing(db: PgPool) {
     let state = testing::work_state(db.clone());
-    let (key, task, token) = claimed(&db).await;
+    let (key, task, token) = testing::claimed_task(&db, 1).await;
     // Another claim took the task after this holder's lease ended.
     sqlx::query("update tasks set fencing_token = nextval('task_fencing_tokens'), attempt = 2")
         .execute(&db)

@@ -5,25 +5,6 @@ use uuid::Uuid;
 
 use super::*;
 
-async fn claimed(db: &PgPool, attempt: i32) -> (String, Uuid, i64) {
-    let owner = testing::create_user(db, "ada", "correct horse battery staple").await;
-    let agent = testing::insert_agent(db, owner.id, "runner").await;
-    let key = testing::agent_key(db, owner.id, agent).await;
-    let task = testing::insert_task(db, owner.id, "work", &["a"]).await;
-    let token: i64 = sqlx::query_scalar(
-        "update tasks set status = 'in_progress', lease_holder = $2, attempt = $3, \
-         lease_expires_at = now() + interval '60 seconds', \
-         fencing_token = nextval('task_fencing_tokens') where id = $1 returning fencing_token",
-    )
-    .bind(task.id)
-    .bind(agent)
-    .bind(attempt)
-    .fetch_one(db)
-    .await
-    .unwrap();
-    (key, task.id, token)
-}
-
 async fn fail(state: &State, key: &str, task: Uuid, body: Value) -> (u16, Value) {
     let request = TestRequest::post(&format!("/api/agent/tasks/{task}/fail"))
         .bearer(key)
@@ -37,7 +18,7 @@ async fn fail(state: &State, key: &str, task: Uuid, body: Value) -> (u16, Value)
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn a_failed_attempt_with_attempts_left_waits_for_a_backoff_that_doubles(db: PgPool) {
     let state = testing::work_state(db.clone());
-    let (key, task, token) = claimed(&db, 2).await;
+    let (key, task, token) = testing::claimed_task(&db, 2).await;
 
     let (status, body) = fail(
         &state,
@@ -72,7 +53,7 @@ async fn a_failed_attempt_with_attempts_left_waits_for_a_backoff_that_doubles(db
 #[sqlx::test(migrator = "shared::db::MIGRATOR")]
 async fn the_last_attempt_fails_the_task_and_a_lost_lease_writes_nothing(db: PgPool) {
     let state = testing::work_state(db.clone());
-    let (key, task, token) = claimed(&db, 3).await;
+    let (key, task, token) = testing::claimed_task(&db, 3).await;
 
     assert_eq!(
         fail(

@@ -7,21 +7,8 @@ use super::*;
 
 /// A task of a fresh owner, claimed by its agent: (state, db, key, task, fencing token).
 async fn claimed(db: PgPool) -> (State, PgPool, String, Uuid, i64) {
-    let owner = testing::create_user(&db, "ada", "correct horse battery staple").await;
-    let agent = testing::insert_agent(&db, owner.id, "runner").await;
-    let key = testing::agent_key(&db, owner.id, agent).await;
-    let task = testing::insert_task(&db, owner.id, "work", &["a"]).await;
-    let token: i64 = sqlx::query_scalar(
-        "update tasks set status = 'in_progress', lease_holder = $2, attempt = 1, \
-         lease_expires_at = now() + interval '60 seconds', \
-         fencing_token = nextval('task_fencing_tokens') where id = $1 returning fencing_token",
-    )
-    .bind(task.id)
-    .bind(agent)
-    .fetch_one(&db)
-    .await
-    .unwrap();
-    (testing::work_state(db.clone()), db, key, task.id, token)
+    let (key, task, token) = testing::claimed_task(&db, 1).await;
+    (testing::work_state(db.clone()), db, key, task, token)
 }
 
 async fn beat(state: &State, key: &str, task: Uuid, body: Value) -> (u16, Value) {
