@@ -10,6 +10,7 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::error::{ApiError, FieldErrors};
@@ -19,14 +20,16 @@ pub const JSON: &str = "application/json";
 pub type ApiResult = Result<Response<Body>, ApiError>;
 
 /// Runs the Lambda runtime loop with `handler`, turning every error into its problem response.
+/// Each request is handled inside its span (`telemetry::request_span`).
 pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(Request) -> Fut,
     Fut: Future<Output = ApiResult> + Send,
 {
     lambda_http::run(service_fn(|request: Request| {
-        let response = handler(request);
-        async move { Ok::<_, Infallible>(respond(response.await)) }
+        let span = crate::telemetry::request_span(&request);
+        let response = span.in_scope(|| handler(request));
+        async move { Ok::<_, Infallible>(respond(response.await)) }.instrument(span)
     }))
     .await
 }

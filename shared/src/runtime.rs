@@ -14,7 +14,10 @@ pub trait Load: Sized {
 
 /// Reads the environment once, starts logging, and loads the state `S`.
 pub async fn start<S: Load>() -> Result<S, ConfigError> {
+    let began = std::time::Instant::now();
     let env = Env::from_process();
     telemetry::init(&LogConfig::from_env(&env));
-    S::load(&env, &Secrets::new(&env)).await
+    let state = S::load(&env, &Secrets::new(&env)).await?;
+    telemetry::init_finished(began);
+    Ok(state)
 }

@@ -17,6 +17,15 @@ async fn database(env: &Env, secrets: &Secrets) -> Result<Db, ConfigError> {
     Ok(Db::new(&config, secrets.clone()))
 }
 
+/// Nothing beyond the process: what the function serves is built into it (`docs`).
+pub struct Bare;
+
+impl Load for Bare {
+    async fn load(_env: &Env, _secrets: &Secrets) -> Result<Self, ConfigError> {
+        Ok(Self)
+    }
+}
+
 /// Only the database (`health`).
 pub struct Database {
     pub db: Db,

@@ -1,5 +1,11 @@
-//! Logging, set up once per process.
+//! Logging, set up once per process, and the span every request's lines are logged in.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::Directive;
 
@@ -22,12 +28,54 @@ pub fn init(config: &LogConfig) {
         .with_ansi(false)
         .with_target(true);
     let installed = if config.json {
-        builder.json().with_current_span(false).try_init()
+        // Each line carries the request's span (`request_span`): its ids, route and cold start.
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
     } else {
         builder.try_init()
     };
     // A subscriber installed earlier (a test harness, say) stays in place.
     drop(installed);
+}
+
+/// How long this process took to start (logging, settings, secrets), once it has.
+static INIT: OnceLock<Duration> = OnceLock::new();
+/// Whether this process has had a request yet: the first is its cold start.
+static WARM: AtomicBool = AtomicBool::new(false);
+
+/// Records the end of the process's start-up, which began at `began`.
+pub fn init_finished(began: Instant) {
+    let _ = INIT.set(began.elapsed());
+}
+
+/// The span a request is handled in: every line logged while handling it carries the Lambda
+/// request id, API Gateway's request id, the route, the function version and whether this is
+/// the instance's first request (`cold_start`). The first request also logs the start-up time.
+pub fn request_span(request: &Request) -> tracing::Span {
+    let cold_start = !WARM.swap(true, Ordering::Relaxed);
+    let lambda = request.lambda_context_ref();
+    let (api_request_id, route) = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => {
+            (context.request_id.as_deref(), context.route_key.as_deref())
+        }
+        _ => (None, None),
+    };
+    let span = tracing::info_span!(
+        "request",
+        request_id = lambda.map_or("", |context| context.request_id.as_str()),
+        api_request_id = api_request_id.unwrap_or(""),
+        route = route.unwrap_or(""),
+        function_version = lambda.map_or("", |context| context.env_config.version.as_str()),
+        cold_start,
+    );
+    if cold_start {
+        let init_ms = INIT.get().map(|took| took.as_secs_f64() * 1000.0);
+        span.in_scope(|| tracing::info!(init_ms, "first request of this instance"));
+    }
+    span
 }
 
 const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];

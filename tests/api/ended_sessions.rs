@@ -13,6 +13,7 @@ use crate::helpers::{PASSWORD, TestApi, TestUser};
 /// The routes that need no session.
 const PUBLIC: &[&str] = &[
     "GET /api/health",
+    "GET /api/openapi.json",
     "POST /api/users/register",
     "POST /api/auth/login",
     "POST /api/auth/refresh",

@@ -7,6 +7,7 @@
 mod accounts;
 mod agents;
 mod audit;
+mod docs;
 mod ended_sessions;
 mod health;
 mod helpers;

@@ -41,4 +41,4 @@ moto_pid=$MOTO_PID
 export BENCH_SECRETS_ENDPOINT=$MOTO_ENDPOINT
 
 say "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
-cargo run --profile harness --locked -p lambda-bench
+cargo run --release --locked -p lambda-bench

@@ -694,6 +694,7 @@ def run_functions(cfn, mode, admin_url, ca_pem, log_dir):
         password = "violet rivers hum beneath lanterns"
         calls = [
             ("health", call("health", "GET", "/api/health", "/api/health")[0], 200),
+            ("docs", call("docs", "GET", "/api/openapi.json", "/api/openapi.json")[0], 200),
             ("register", call("register", "POST", "/api/users/register", "/api/users/register", {"username": name, "email": f"{name}@example.com", "password": password})[0], 201),
         ]
         status, tokens = call("login", "POST", "/api/auth/login", "/api/auth/login", {"login": name, "password": password})

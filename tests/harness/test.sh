@@ -5,12 +5,16 @@
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
-bash tests/harness/tools.sh
+# The Python-packaged tools download while clippy compiles: the one waits on the network, the
+# other on the processor.
+bash tests/harness/tools.sh >"$STATE/tools.log" 2>&1 &
+tools_pid=$!
 export PATH="$VENV/bin:$PATH"
 
 started_db=
 moto_pid=
 cleanup() {
+  [ -n "${tools_pid:-}" ] && kill "$tools_pid" 2>/dev/null
   bash tests/harness/watch.sh stop
   bash tests/harness/pgbouncer.sh stop
   CLUSTER=rehearsal PG_AUTH=password bash tests/harness/postgres.sh stop
@@ -26,6 +30,9 @@ cargo fmt --all -- --check
 
 say "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+wait "$tools_pid" || { cat "$STATE/tools.log" >&2; die "installing the tools failed (above)"; }
+tools_pid=
 
 bash tests/harness/postgres.sh status || started_db=1
 DATABASE_URL=$(bash tests/harness/postgres.sh start)
@@ -67,8 +74,10 @@ else
   export JWT_SECRET BCRYPT_COST=10 LOGIN_ADDRESS_FAILURE_BUDGET=1000000 REGISTER_ADDRESS_BUDGET=1000000 RESPONSE_BUDGET_BYTES=2000000
   cargo build --workspace --bins --locked
   port=$(free_port 9100)
-  # Functions log at TRACE, so the log check below covers every line they could write.
-  DATABASE_URL=$APP_DATABASE_URL DATABASE_POOLER=none bash tests/harness/watch.sh start "$port" --env-var RUST_LOG=trace
+  # Functions log at TRACE, so the log checks below cover every line they could write, in
+  # Lambda's JSON log format as the template sets it.
+  DATABASE_URL=$APP_DATABASE_URL DATABASE_POOLER=none bash tests/harness/watch.sh start "$port" \
+    --env-var RUST_LOG=trace --env-var AWS_LAMBDA_LOG_FORMAT=JSON
   export API_BASE_URL="http://127.0.0.1:$port"
   cargo test -p api-tests --locked
 
@@ -92,6 +101,9 @@ else
   if grep -n 'panicked' "$STATE/watch/log"; then
     die "a function panicked (lines above)"
   fi
+
+  say "the function logs an operator searches: request ids, route, version and cold start on every request line"
+  "$VENV/bin/python" tests/harness/check_logs.py --self-test "$STATE/watch/log"
 
   say "black-box tests again, the functions behind PgBouncer in transaction mode (as behind RDS Proxy), DATABASE_POOLER unset"
   bash tests/harness/watch.sh stop
@@ -133,6 +145,9 @@ else
     REHEARSAL_CA=$(bash tests/harness/postgres.sh tls | sed -n 's/^DATABASE_TEST_CA=//p') \
     "$VENV/bin/python" tests/harness/rehearse.py
   bash tests/harness/postgres.sh stop
+  say "the release bootstraps' logs (Lambda's JSON format): request ids, route, version and cold start"
+  mapfile -t logs < <(ls .local/rehearsal/*.log | grep -v -e '-migrate\.log$' -e '-maintenance\.log$')
+  "$VENV/bin/python" tests/harness/check_logs.py "${logs[@]}"
   unset CLUSTER PG_AUTH
 fi
 

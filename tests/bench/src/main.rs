@@ -15,6 +15,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cold;
+mod work;
 mod workload;
 
 use std::path::{Path, PathBuf};
@@ -29,7 +30,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Executor};
 use workload::{Data, percentile};
 
-type Error = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type Error = Box<dyn std::error::Error + Send + Sync>;
 
 const FUNCTIONS: &[&str] = &[
     "health",
@@ -80,29 +81,21 @@ async fn main() -> Result<(), Error> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
+    let all = || {
+        FUNCTIONS
+            .iter()
+            .chain(&work::FUNCTIONS)
+            .map(|f| (*f).to_owned())
+    };
     let selected: Vec<String> = std::env::var("BENCH_FUNCTIONS")
         .map(|list| list.split(',').map(str::to_owned).collect())
-        .unwrap_or_else(|_| FUNCTIONS.iter().map(|f| (*f).to_owned()).collect());
+        .unwrap_or_else(|_| all().collect());
+    // The work queue's rows need its three functions: a worker calls them in turn.
+    let work_queue = work::FUNCTIONS
+        .iter()
+        .all(|f| selected.iter().any(|s| s == f));
 
-    // A fresh database for every run.
-    let bench_db = "taskapi_bench";
-    let mut admin_conn = admin.clone().database("postgres").connect().await?;
-    admin_conn
-        .execute("drop database if exists taskapi_bench with (force)")
-        .await?;
-    admin_conn.execute("create database taskapi_bench").await?;
-    let options = admin.clone().database(bench_db);
-    let database_url = format!(
-        "postgres://{}@{}:{}/{bench_db}?sslmode=disable",
-        options.get_username(),
-        options.get_host(),
-        options.get_port()
-    );
-    let db = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(options.clone())
-        .await?;
-    shared::db::MIGRATOR.run(&db).await?;
+    let (db, options, database_url) = fresh_database(&admin, "taskapi_bench").await?;
     let keys = TokenKeys::new(
         &JwtSecret::new(SecretString::from(JWT_SECRET))?,
         TokenSettings::from_env(&shared::Env::default())?,
@@ -112,7 +105,7 @@ async fn main() -> Result<(), Error> {
     let aws = cold::Aws::prepare(&db, &options, JWT_SECRET).await?;
 
     let mut rows = Vec::new();
-    for function in &selected {
+    for function in selected.iter().filter(|f| FUNCTIONS.contains(&f.as_str())) {
         let binary = binary_path(&bin_dir, function);
         eprintln!("bench: {function} ({})", binary.display());
         let n = if function == "register" || function == "login" {
@@ -132,10 +125,45 @@ async fn main() -> Result<(), Error> {
         rows.push(row);
     }
     print_report(&rows);
+
+    if work_queue {
+        // A database of its own: the shallow queue is the worker's 1,000 tasks alone.
+        let (db, _, database_url) = fresh_database(&admin, "taskapi_bench_work").await?;
+        let report = work::measure(&db, &bin_dir, &database_url, JWT_SECRET, invocations).await?;
+        work::print_report(&report);
+    }
     Ok(())
 }
 
-fn binary_path(bin_dir: &Path, function: &str) -> PathBuf {
+/// A database created afresh for this run and migrated: a pool on it (as the admin), its
+/// options, and the URL the functions use.
+async fn fresh_database(
+    admin: &PgConnectOptions,
+    name: &str,
+) -> Result<(sqlx::PgPool, PgConnectOptions, String), Error> {
+    let mut admin_conn = admin.clone().database("postgres").connect().await?;
+    admin_conn
+        .execute(format!("drop database if exists {name} with (force)").as_str())
+        .await?;
+    admin_conn
+        .execute(format!("create database {name}").as_str())
+        .await?;
+    let options = admin.clone().database(name);
+    let database_url = format!(
+        "postgres://{}@{}:{}/{name}?sslmode=disable",
+        options.get_username(),
+        options.get_host(),
+        options.get_port()
+    );
+    let db = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.clone())
+        .await?;
+    shared::db::MIGRATOR.run(&db).await?;
+    Ok((db, options, database_url))
+}
+
+pub(crate) fn binary_path(bin_dir: &Path, function: &str) -> PathBuf {
     let lambda_layout = bin_dir.join(function).join("bootstrap");
     if lambda_layout.exists() {
         lambda_layout
@@ -203,7 +231,11 @@ async fn run_function(
 
 /// The function's process with the environment Lambda gives it (`local_runtime`) and the
 /// bench's settings; the caller adds the rest.
-fn lambda_process(function: &str, binary: &Path, api: &RuntimeApi) -> tokio::process::Command {
+pub(crate) fn lambda_process(
+    function: &str,
+    binary: &Path,
+    api: &RuntimeApi,
+) -> tokio::process::Command {
     let memory = if function == "register" || function == "login" {
         1769
     } else {
@@ -244,7 +276,7 @@ pub(crate) fn check(
 }
 
 /// The process's peak resident set size (VmHWM), in KiB.
-fn peak_rss_kib(pid: u32) -> Option<u64> {
+pub(crate) fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
