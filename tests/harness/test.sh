@@ -146,7 +146,7 @@ else
     "$VENV/bin/python" tests/harness/rehearse.py
   bash tests/harness/postgres.sh stop
   say "the release bootstraps' logs (Lambda's JSON format): request ids, route, version and cold start"
-  mapfile -t logs < <(ls .local/rehearsal/*.log | grep -v -e '-migrate\.log$' -e '-maintenance\.log$')
+  mapfile -t logs < <(ls .local/rehearsal/*-*.log | grep -v -e '-migrate\.log$' -e '-maintenance\.log$')
   "$VENV/bin/python" tests/harness/check_logs.py "${logs[@]}"
   unset CLUSTER PG_AUTH
 fi
