@@ -13,7 +13,7 @@ use sqlx::postgres::PgConnectOptions;
 use uuid::Uuid;
 
 use crate::workload::{self, Data};
-use crate::{Error, check, lambda_process};
+use crate::{Error, check, lambda_process, spawn_ready};
 
 /// A role that must log in with its password (the local cluster's `taskapi_password_login`
 /// group), with the app role's rights.
@@ -95,24 +95,16 @@ pub async fn start(
 ) -> Result<Duration, Error> {
     let api = RuntimeApi::start().await?;
     let started = Instant::now();
-    let mut child = lambda_process(function, binary, &api)
+    let mut command = lambda_process(function, binary, &api);
+    command
         .env("AWS_ACCESS_KEY_ID", "bench")
         .env("AWS_SECRET_ACCESS_KEY", "bench")
         .env("AWS_SESSION_TOKEN", "bench")
         .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &aws.endpoint)
         .env("DATABASE_SECRET_ARN", &aws.database_secret)
         .env("DATABASE_SSLMODE", if tls { "require" } else { "disable" })
-        .env("JWT_SECRET_ARN", &aws.jwt_secret)
-        .spawn()
-        .map_err(|e| format!("starting {}: {e}", binary.display()))?;
-    api.first_next(Duration::from_secs(10))
-        .await
-        .ok_or_else(|| {
-            format!(
-                "{function} (cold) never asked for an event: {:?}",
-                api.init_error()
-            )
-        })?;
+        .env("JWT_SECRET_ARN", &aws.jwt_secret);
+    let (mut child, _) = spawn_ready(function, binary, command, &api).await?;
     let (event, expected) = workload::event(function, data, i);
     let (_, outcome) = api.invoke(event.to_string().into_bytes()).await?;
     let cold = started.elapsed();

@@ -181,20 +181,11 @@ async fn run_function(
 ) -> Result<Row, Error> {
     let api = RuntimeApi::start().await?;
     let started = std::time::Instant::now();
-    let mut child = lambda_process(function, binary, &api)
+    let mut command = lambda_process(function, binary, &api);
+    command
         .env("DATABASE_URL", database_url)
-        .env("JWT_SECRET", JWT_SECRET)
-        .spawn()
-        .map_err(|e| format!("starting {}: {e}", binary.display()))?;
-    let ready = api
-        .first_next(Duration::from_secs(10))
-        .await
-        .ok_or_else(|| {
-            format!(
-                "{function} never asked for an event: {:?}",
-                api.init_error()
-            )
-        })?;
+        .env("JWT_SECRET", JWT_SECRET);
+    let (mut child, ready) = spawn_ready(function, binary, command, &api).await?;
     let init = ready - started;
 
     let mut latencies = Vec::with_capacity(n);
@@ -252,6 +243,29 @@ pub(crate) fn lambda_process(
     let mut command = tokio::process::Command::from(command);
     command.kill_on_drop(true);
     command
+}
+
+/// Starts a function's process and waits until it asks its Runtime API for the first event:
+/// the process, and when it asked.
+pub(crate) async fn spawn_ready(
+    function: &str,
+    binary: &Path,
+    mut command: tokio::process::Command,
+    api: &RuntimeApi,
+) -> Result<(tokio::process::Child, std::time::Instant), Error> {
+    let child = command
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", binary.display()))?;
+    let ready = api
+        .first_next(Duration::from_secs(10))
+        .await
+        .ok_or_else(|| {
+            format!(
+                "{function} never asked for an event: {:?}",
+                api.init_error()
+            )
+        })?;
+    Ok((child, ready))
 }
 
 /// The answer must be the API Gateway response with the expected status: a benchmark of

@@ -18,7 +18,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::workload::{median, percentile};
-use crate::{Error, binary_path, check, lambda_process, peak_rss_kib};
+use crate::{Error, binary_path, check, lambda_process, peak_rss_kib, spawn_ready};
 
 /// The functions a worker calls, in its order.
 pub const FUNCTIONS: [&str; 3] = ["agent-claim", "agent-heartbeat", "agent-complete"];
@@ -116,19 +116,11 @@ impl Instance {
     ) -> Result<Self, Error> {
         let api = RuntimeApi::start().await?;
         let binary = binary_path(bin_dir, function);
-        let child = lambda_process(function, &binary, &api)
+        let mut command = lambda_process(function, &binary, &api);
+        command
             .env("DATABASE_URL", database_url)
-            .env("JWT_SECRET", jwt_secret)
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", binary.display()))?;
-        api.first_next(Duration::from_secs(10))
-            .await
-            .ok_or_else(|| {
-                format!(
-                    "{function} never asked for an event: {:?}",
-                    api.init_error()
-                )
-            })?;
+            .env("JWT_SECRET", jwt_secret);
+        let (child, _) = spawn_ready(function, &binary, command, &api).await?;
         Ok(Self {
             function,
             api,
