@@ -14,6 +14,8 @@ use crate::helpers::{PASSWORD, TestApi, TestUser};
 const PUBLIC: &[&str] = &[
     "GET /api/health",
     "GET /api/openapi.json",
+    "GET /api/docs",
+    "GET /api/docs/{asset}",
     "POST /api/users/register",
     "POST /api/auth/login",
     "POST /api/auth/refresh",

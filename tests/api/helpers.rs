@@ -38,6 +38,15 @@ impl TestApi {
         self.send(self.client.get(self.url(path)), path).await
     }
 
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        let request = headers
+            .iter()
+            .fold(self.client.get(self.url(path)), |request, (name, value)| {
+                request.header(*name, *value)
+            });
+        self.send(request, path).await
+    }
+
     fn with_token(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
         self.client
             .request(method, self.url(path))

@@ -27,6 +27,7 @@ Usage: rehearse.py [--template-only]
   certificate for "localhost"), AWS_* fake credentials; the release bootstraps built.
 """
 
+import base64
 import contextlib
 import copy
 import functools
@@ -687,7 +688,10 @@ def run_functions(cfn, mode, admin_url, ca_pem, log_dir):
             kind, result = functions[binary].api.invoke(http_event(*args, **kwargs))
             if kind != "response":
                 fail(f"{mode}: {binary} reported an error: {result}")
-            body = json.loads(result["body"]) if result.get("body") else None
+            headers = result.get("headers") or {}
+            body = result.get("body")
+            if body and "json" in headers.get("content-type", ""):
+                body = json.loads(body)
             return result["statusCode"], body
 
         name = f"rehearsal_{secrets.token_hex(4)}"
@@ -695,6 +699,17 @@ def run_functions(cfn, mode, admin_url, ca_pem, log_dir):
         calls = [
             ("health", call("health", "GET", "/api/health", "/api/health")[0], 200),
             ("docs", call("docs", "GET", "/api/openapi.json", "/api/openapi.json")[0], 200),
+        ]
+        # The docs page and each asset it names, as API Gateway passes them (base64 for bytes).
+        status, page = call("docs", "GET", "/api/docs", "/api/docs")
+        calls.append(("docs page", status, 200))
+        assets = re.findall(r'"docs/([^"/]+)"', page or "")
+        calls.append(("docs page names its scripts and styles", len(assets) > 0, True))
+        for asset in assets:
+            kind, result = functions["docs"].api.invoke(http_event("GET", f"/api/docs/{asset}", "/api/docs/{asset}", path_parameters={"asset": asset}))
+            served = kind == "response" and result.get("isBase64Encoded") and base64.b64decode(result["body"])
+            calls.append((f"docs asset {asset}", result.get("statusCode") if served else result, 200))
+        calls += [
             ("register", call("register", "POST", "/api/users/register", "/api/users/register", {"username": name, "email": f"{name}@example.com", "password": password})[0], 201),
         ]
         status, tokens = call("login", "POST", "/api/auth/login", "/api/auth/login", {"login": name, "password": password})

@@ -5,9 +5,10 @@
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
-# The Python-packaged tools download while clippy compiles: the one waits on the network, the
-# other on the processor.
-bash tests/harness/tools.sh >"$STATE/tools.log" 2>&1 &
+# The Python-packaged tools and the browser download while clippy compiles: the one waits on
+# the network, the other on the processor.
+mkdir -p "$STATE"
+{ bash tests/harness/tools.sh && bash tests/harness/browser.sh install; } >"$STATE/tools.log" 2>&1 &
 tools_pid=$!
 export PATH="$VENV/bin:$PATH"
 
@@ -92,6 +93,9 @@ else
 
   say "schema fuzzing (short run; make fuzz runs more)"
   bash tests/harness/fuzz.sh "${FUZZ_EXAMPLES:-25}"
+
+  say "the docs page in a real browser: every operation listed, register, login, authorise, /api/users/me"
+  bash tests/harness/browser.sh "$API_BASE_URL"
 
   say "no password, hash or token in the function logs"
   # The black-box tests' passwords, bcrypt hashes ($2b$...), and JWTs (base64 of '{"', eyJ...).
