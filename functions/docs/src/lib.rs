@@ -144,7 +144,7 @@ mod tests {
     use serde_json::Value;
     use shared::testing::{TestRequest, body_json, content_type};
 
-    fn header<'a>(response: &'a Response<Body>, name: header::HeaderName) -> &'a str {
+    fn header(response: &Response<Body>, name: header::HeaderName) -> &str {
         response
             .headers()
             .get(name)
