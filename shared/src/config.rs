@@ -604,6 +604,12 @@ pub struct LogConfig {
     pub level: String,
     /// JSON lines when the function's log format is JSON (`AWS_LAMBDA_LOG_FORMAT=JSON`).
     pub json: bool,
+    /// The CloudWatch namespace of the function's metrics (`METRICS_NAMESPACE`, default
+    /// `TaskApi`; the template sets `TaskApi/<stack name>`).
+    pub metrics_namespace: String,
+    /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`, which Lambda and `cargo lambda watch`
+    /// set), the database metrics' dimension.
+    pub function_name: String,
 }
 
 impl LogConfig {
@@ -617,6 +623,15 @@ impl LogConfig {
             json: env
                 .get("AWS_LAMBDA_LOG_FORMAT")
                 .is_some_and(|format| format.eq_ignore_ascii_case("json")),
+            metrics_namespace: env
+                .get("METRICS_NAMESPACE")
+                .filter(|namespace| !namespace.is_empty())
+                .unwrap_or("TaskApi")
+                .to_owned(),
+            function_name: env
+                .get("AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_default()
+                .to_owned(),
         }
     }
 }

@@ -162,6 +162,7 @@ impl ApiError {
             }
             Self::Unavailable(cause) => {
                 tracing::warn!(error = %ErrorChain(cause.as_ref()), "database unavailable");
+                crate::metrics::database_unavailable();
                 problem.detail = "the service is temporarily unavailable; retry shortly".into();
             }
             Self::Internal(cause) => {

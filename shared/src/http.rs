@@ -20,7 +20,8 @@ pub const JSON: &str = "application/json";
 pub type ApiResult = Result<Response<Body>, ApiError>;
 
 /// Runs the Lambda runtime loop with `handler`, turning every error into its problem response.
-/// Each request is handled inside its span (`telemetry::request_span`).
+/// Each request is handled inside its span (`telemetry::request_span`), and the metrics it
+/// counted are written after it (`metrics::measured`).
 pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(Request) -> Fut,
@@ -28,8 +29,16 @@ where
 {
     lambda_http::run(service_fn(|request: Request| {
         let span = crate::telemetry::request_span(&request);
+        let request_id = request
+            .lambda_context_ref()
+            .map(|context| context.request_id.clone())
+            .unwrap_or_default();
         let response = span.in_scope(|| handler(request));
-        async move { Ok::<_, Infallible>(respond(response.await)) }.instrument(span)
+        async move {
+            let response = crate::metrics::measured(&request_id, response).await;
+            Ok::<_, Infallible>(respond(response))
+        }
+        .instrument(span)
     }))
     .await
 }

@@ -2,6 +2,7 @@
 //! applies live here, one home each:
 //!
 //! - `runtime`, `state`, `config`, `secrets`, `telemetry`: the one start-up;
+//! - `metrics`: what an operator counts, as CloudWatch embedded-metric-format lines;
 //! - `http`, `error`: JSON in, RFC 9457 problems out, entity tags, query parameters;
 //! - `db`: the pool, the migrations, and what each named constraint means to a client;
 //! - `auth`: passwords, tokens, the Bearer guard, the login throttle;
@@ -18,6 +19,7 @@ pub mod env;
 pub mod error;
 pub mod http;
 pub mod input;
+pub mod metrics;
 pub mod pagination;
 pub mod responses;
 pub mod retention;

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use crate::config::{ConfigError, Env, LogConfig};
 use crate::secrets::Secrets;
-use crate::telemetry;
+use crate::{metrics, telemetry};
 
 /// A state a function can build at start-up from its environment.
 pub trait Load: Sized {
@@ -16,7 +16,9 @@ pub trait Load: Sized {
 pub async fn start<S: Load>() -> Result<S, ConfigError> {
     let began = std::time::Instant::now();
     let env = Env::from_process();
-    telemetry::init(&LogConfig::from_env(&env));
+    let log = LogConfig::from_env(&env);
+    telemetry::init(&log);
+    metrics::init(&log.metrics_namespace, &log.function_name);
     let state = S::load(&env, &Secrets::new(&env)).await?;
     telemetry::init_finished(began);
     Ok(state)

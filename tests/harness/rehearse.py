@@ -52,6 +52,7 @@ from samtranslator.translator.transform import transform
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cfn_sections  # noqa: E402
+from check_metrics import declared_metrics  # noqa: E402
 from runtime_api import Function, ResponseUrl, http_event  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -417,7 +418,38 @@ def check_template(cfn, mode, variants=True):
                 need(alarm.get("Namespace") == "AWS/Lambda" and alarm.get("MetricName") == "Errors"
                      and dims.get("FunctionName") == logical and dims.get("Resource") == f"{logical}:live" and dims.get("ExecutedVersion") == "1",
                      f"{binary}: its deployment rolls back only on errors of the version being deployed, not on {name}")
+
+    # One dashboard shows every metric the functions write, in the namespace they write it to,
+    # beside Lambda's latency, errors, throttles and concurrency per function.
+    dashboards = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    need(len(dashboards) == 1, f"one CloudWatch dashboard, not {len(dashboards)}")
+    namespaces = {r["Properties"].get("Environment", {}).get("Variables", {}).get("METRICS_NAMESPACE") for r in resources.values() if r["Type"] == "AWS::Lambda::Function"}
+    need(len(namespaces) == 1 and None not in namespaces, f"every function writes its metrics to one namespace: {namespaces}")
+    for dashboard in dashboards:
+        try:
+            shown = dashboard_metrics(json.loads(dashboard["DashboardBody"]))
+        except (ValueError, KeyError, TypeError) as err:
+            need(False, f"the dashboard body is not a dashboard: {err}")
+            continue
+        for namespace in namespaces:
+            for name in declared_metrics():
+                need((namespace, name) in shown, f"the dashboard shows {name} from {namespace}")
+        for name in ("Duration", "Errors", "Throttles", "ConcurrentExecutions"):
+            need(("AWS/Lambda", name) in shown, f"the dashboard shows Lambda's {name} per function")
     return problems, rendered
+
+
+def dashboard_metrics(body):
+    """The (namespace, metric name) pairs a dashboard body graphs, listed or searched for."""
+    shown = set()
+    for widget in body["widgets"]:
+        for metric in widget["properties"].get("metrics", []):
+            if isinstance(metric, list):
+                shown.add((metric[0], metric[1]))
+            else:
+                for namespace, name in re.findall(r"SEARCH\('\{([^,}]+)[^}]*\}\s*MetricName=\"(\w+)\"", metric["expression"]):
+                    shown.add((namespace, name))
+    return shown
 
 
 MONTH_HOURS = 730
@@ -427,6 +459,7 @@ PRICES = {  # us-east-1 list prices, late 2026 (docs/deploy.md, "Cost")
     "secret": 0.40,
     "proxy_acu_hour": 0.015,
     "proxy_minimum_acus": 8,
+    "dashboard": 3.00,  # a month, beyond the account's first three
 }
 
 
@@ -444,6 +477,9 @@ def idle_cost(rendered):
     stack_secrets = sum(1 for r in resources.values() if r["Type"] == "AWS::SecretsManager::Secret")
     stack_secrets += sum(1 for r in resources.values() if r["Type"] == "AWS::RDS::DBCluster" and r["Properties"].get("ManageMasterUserPassword"))
     lines["secrets"] = stack_secrets * PRICES["secret"]
+    dashboards = sum(1 for r in resources.values() if r["Type"] == "AWS::CloudWatch::Dashboard")
+    if dashboards:
+        lines["dashboard"] = dashboards * PRICES["dashboard"]
     if any(r["Type"] == "AWS::RDS::DBProxy" for r in resources.values()):
         lines["RDS Proxy minimum"] = PRICES["proxy_minimum_acus"] * PRICES["proxy_acu_hour"] * MONTH_HOURS
     return lines, metrics
@@ -479,6 +515,9 @@ def self_test(cfn):
 
     mutations = {
         "an API function without DependsOn": lambda c: res(c, "MeFunction").pop("DependsOn"),
+        "a dashboard without the logins": lambda c: props(c, "Dashboard").__setitem__(
+            "DashboardBody", {"Fn::Sub": props(c, "Dashboard")["DashboardBody"]["Fn::Sub"].replace('MetricName=\\"Login\\"', 'MetricName=\\"Logins\\"')}),
+        "a function writing its metrics to another namespace": lambda c: props(c, "MeFunction")["Environment"]["Variables"].__setitem__("METRICS_NAMESPACE", "Other"),
         "the migration waiting an hour": lambda c: props(c, "DatabaseMigrations").__setitem__("ServiceTimeout", 3600),
         "an API role reading the master secret": lambda c: props(c, "MeFunctionRole")["Policies"][0]["PolicyDocument"]["Statement"][0]["Resource"].append(
             props(c, "MigrateFunction")["Environment"]["Variables"]["DATABASE_SECRET_ARN"]),

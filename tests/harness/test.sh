@@ -109,6 +109,9 @@ else
   say "the function logs an operator searches: request ids, route, version and cold start on every request line"
   "$VENV/bin/python" tests/harness/check_logs.py --self-test "$STATE/watch/log"
 
+  say "the metrics the functions wrote (EMF): every metric's name, unit and dimensions"
+  "$VENV/bin/python" tests/harness/check_metrics.py --self-test "$STATE/watch/log"
+
   say "black-box tests again, the functions behind PgBouncer in transaction mode (as behind RDS Proxy), DATABASE_POOLER unset"
   bash tests/harness/watch.sh stop
   pooled_url=$(bash tests/harness/pgbouncer.sh start "$APP_DATABASE_USERNAME" "$APP_DATABASE_PASSWORD")

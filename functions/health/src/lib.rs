@@ -40,6 +40,7 @@ pub async fn handle(state: &State, _request: Request) -> ApiResult {
 
 fn unavailable() -> lambda_http::Response<lambda_http::Body> {
     db::note_failure();
+    shared::metrics::database_unavailable();
     let mut response = Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "the database is unreachable",

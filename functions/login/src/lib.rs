@@ -13,6 +13,7 @@ use shared::auth::password::{cost_of, hash_password};
 use shared::auth::session::token_response;
 use shared::auth::throttle::{self, invalid_credentials};
 use shared::http::{self, ApiResult};
+use shared::metrics;
 use shared::sessions::{self, Origin, RefreshToken};
 use shared::users::Credentials;
 
@@ -50,9 +51,11 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
             .from_request(&request);
         audit::store::record(&state.db, event).await?;
         tracing::info!(outcome = "failure", reason = "password_changed", "login");
+        metrics::login(metrics::Login::WrongPassword);
         return Err(invalid_credentials());
     };
     tracing::info!(outcome = "success", user_id = %account.id, session_id = %opened.session_id, rehashed = rehashed.is_some(), "login");
+    metrics::login(metrics::Login::Success);
     token_response(&state.keys, &opened, &refresh)
 }
 

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use shared::audit;
 use shared::auth::session::token_response;
 use shared::http::{self, ApiResult};
+use shared::metrics;
 use shared::sessions::{self, RefreshToken, Refreshed};
 use shared::{ApiError, FieldErrors};
 
@@ -31,8 +32,10 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
         ApiError::Unprocessable(FieldErrors::single("refresh_token", "is required"))
     })?;
     // A malformed token cannot be one we issued: no need to ask the database.
-    let presented = sessions::parse_refresh_token(&presented)
-        .ok_or_else(|| refused("the refresh token is invalid, expired or revoked"))?;
+    let Some(presented) = sessions::parse_refresh_token(&presented) else {
+        metrics::refresh(metrics::Refresh::Refused);
+        return Err(refused("the refresh token is invalid, expired or revoked"));
+    };
 
     let successor = RefreshToken::generate()?;
     let metadata = audit::request_metadata(&request);
@@ -47,15 +50,20 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
     {
         Refreshed::Rotated(opened) => {
             tracing::info!(user_id = %opened.user_id, session_id = %opened.session_id, "refresh");
+            metrics::refresh(metrics::Refresh::Success);
             token_response(&state.keys, &opened, &successor)
         }
         Refreshed::Reused => {
             tracing::warn!("refresh: a spent refresh token was presented; its session is revoked");
+            metrics::refresh(metrics::Refresh::Reuse);
             Err(refused(
                 "the refresh token was already used; the session is revoked",
             ))
         }
-        Refreshed::Refused => Err(refused("the refresh token is invalid, expired or revoked")),
+        Refreshed::Refused => {
+            metrics::refresh(metrics::Refresh::Refused);
+            Err(refused("the refresh token is invalid, expired or revoked"))
+        }
     }
 }
 

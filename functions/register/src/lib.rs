@@ -41,6 +41,7 @@ pub async fn handle(state: &State, request: Request) -> ApiResult {
         })?;
 
     tracing::info!(user_id = %user.id, "register: account created");
+    shared::metrics::registration();
     http::created("/api/users/me", &user)
 }
 

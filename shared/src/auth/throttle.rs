@@ -33,6 +33,7 @@ use crate::auth::{Caller, session_ended};
 use crate::config::ThrottleConfig;
 use crate::db::{Operation, StoreError};
 use crate::error::ApiError;
+use crate::metrics;
 use crate::sessions::Origin;
 use crate::users::Credentials;
 
@@ -262,6 +263,11 @@ pub async fn verify_login(
             reason,
         } => {
             tracing::info!(outcome = "throttled", reason, retry_after_secs, "login");
+            metrics::login(if reason == "address_budget" {
+                metrics::Login::Throttled
+            } else {
+                metrics::Login::Locked
+            });
             let event = AuditEvent::new("auth.login_throttled", "user", account_id);
             return Err(refuse(db, request, event, reason, retry_after_secs).await);
         }
@@ -286,6 +292,7 @@ pub async fn verify_login(
                 .from_request(request);
             audit::store::record(db, event).await?;
             tracing::info!(outcome = "failure", reason, failures, "login");
+            metrics::login(metrics::Login::WrongPassword);
             Err(invalid_credentials())
         }
     }

@@ -23,5 +23,7 @@ select id as "id!", owner_id as "owner_id!", agent_id, title as "title!", descri
        updated_at as "updated_at!", attempt as "attempt!", max_attempts as "max_attempts!",
        not_before, lease_holder, lease_expires_at, last_error,
        coalesce((select json_agg(steps order by position) from steps), '[]')
-           as "steps!: Json<Vec<TaskStep>>"
+           as "steps!: Json<Vec<TaskStep>>",
+       -- Nothing changed status: the task and its steps were created.
+       null::text as "previous_status?: TaskStatus", null::text as "previous_step_status?: TaskStatus"
 from task

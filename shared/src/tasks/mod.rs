@@ -93,6 +93,25 @@ pub(crate) struct TaskRow {
     pub lease_expires_at: Option<DateTime<Utc>>,
     pub last_error: Option<Value>,
     pub steps: Json<Vec<TaskStep>>,
+    /// The task's status before the statement, when it was one that may change it.
+    pub previous_status: Option<TaskStatus>,
+    /// The changed step's status before the statement (a step update only).
+    pub previous_step_status: Option<TaskStatus>,
+}
+
+impl TaskRow {
+    /// The row, once the status changes it shows are counted (`metrics`): the task's, and the
+    /// step `step_id`'s when a step was changed.
+    pub(crate) fn counted(self, step_id: Option<Uuid>) -> Self {
+        if let Some(previous) = self.previous_status {
+            crate::metrics::task_status(previous, self.status);
+        }
+        let step = step_id.and_then(|id| self.steps.0.iter().find(|step| step.id == id));
+        if let (Some(previous), Some(step)) = (self.previous_step_status, step) {
+            crate::metrics::step_status(previous, step.status);
+        }
+        self
+    }
 }
 
 impl From<TaskRow> for TaskWithSteps {

@@ -53,7 +53,9 @@ pub async fn find_owned(
                   t.started_at, t.completed_at, t.created_at, t.updated_at, t.attempt,
                   t.max_attempts, t.not_before, t.lease_holder, t.lease_expires_at, t.last_error,
                   coalesce((select json_agg(s order by s.position) from task_steps s
-                            where s.task_id = t.id), '[]') as "steps!: Json<Vec<TaskStep>>"
+                            where s.task_id = t.id), '[]') as "steps!: Json<Vec<TaskStep>>",
+                  null::text as "previous_status?: TaskStatus",
+                  null::text as "previous_step_status?: TaskStatus"
            from tasks t where t.id = $1 and t.owner_id = $2 and session_is_live($3, $2)"#,
         id,
         caller.user_id,
@@ -147,7 +149,7 @@ pub async fn update_if_version(
     .fetch_optional(db)
     .await;
     match updated {
-        Ok(Some(task)) => Ok(Written::Done(task.into())),
+        Ok(Some(task)) => Ok(Written::Done(task.counted(None).into())),
         Ok(None) => Ok(why_not_written(db, caller, id).await?),
         Err(err) if is_forbidden_transition(&err) => {
             // The failure path only: read the status the task had, for a message that names it.
@@ -364,7 +366,7 @@ pub async fn update_step(
     .await
     .during("tasks.update_step")?;
     if let Some(task) = updated {
-        return Ok(Written::Done(task.into()));
+        return Ok(Written::Done(task.counted(Some(step_id)).into()));
     }
     // The failure path: which of the conditions failed.
     let row = sqlx::query!(

@@ -34,5 +34,7 @@ select id as "id!", owner_id as "owner_id!", agent_id, title as "title!", descri
        updated_at as "updated_at!", attempt as "attempt!", max_attempts as "max_attempts!",
        not_before, lease_holder, lease_expires_at, last_error,
        coalesce((select json_agg(s order by s.position) from task_steps s
-                 where s.task_id = task.id), '[]') as "steps!: Json<Vec<TaskStep>>"
+                 where s.task_id = task.id), '[]') as "steps!: Json<Vec<TaskStep>>",
+       previous_status as "previous_status?: TaskStatus",
+       null::text as "previous_step_status?: TaskStatus"
 from task

@@ -29,11 +29,17 @@ siblings as (
     select s.id, s.status from task_steps s join task on s.task_id = task.id
     where s.id <> $4
     for share of s),
+-- The step as it was: locked, so it is its latest committed state, and read before the update
+-- below (which reads from it), for the status it leaves.
+step_before as (
+    select s.id, s.status from task_steps s join task on s.task_id = task.id
+    where s.id = $4
+    for update of s),
 step as (
     update task_steps s set
         status = coalesce($5, s.status),
         output = case when $6 then $7 else s.output end
-    from task where s.id = $4 and s.task_id = task.id
+    from step_before where s.id = step_before.id
     returning s.*),
 progress as (
     select (select count(*) from siblings) + 1 as total,
@@ -67,5 +73,7 @@ select id as "id!", owner_id as "owner_id!", agent_id, title as "title!", descri
        not_before, lease_holder, lease_expires_at, last_error,
        coalesce((select json_agg(x order by x.position) from (
            select s.* from task_steps s where s.task_id = updated.id and s.id <> $4
-           union all select * from step) x), '[]') as "steps!: Json<Vec<TaskStep>>"
+           union all select * from step) x), '[]') as "steps!: Json<Vec<TaskStep>>",
+       previous_status as "previous_status?: TaskStatus",
+       (select status from step_before) as "previous_step_status?: TaskStatus"
 from updated

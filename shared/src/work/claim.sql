@@ -47,7 +47,7 @@ select (select count(*) from me) > 0 as "authenticated!",
        c.result, c.version as "version?", c.started_at, c.completed_at,
        c.created_at as "created_at?", c.updated_at as "updated_at?", c.attempt as "attempt?",
        c.max_attempts as "max_attempts?", c.not_before, c.lease_holder, c.lease_expires_at,
-       c.last_error, c.fencing_token,
+       c.last_error, c.fencing_token, c.previous_status as "previous_status?: TaskStatus",
        coalesce((select json_agg(s order by s.position) from task_steps s
                  where s.task_id = c.id), '[]') as "steps!: Json<Vec<TaskStep>>"
 from (select 1) as one left join claimed c on true

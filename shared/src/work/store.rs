@@ -83,7 +83,10 @@ pub async fn claim(
                 lease_expires_at: row.lease_expires_at,
                 last_error: row.last_error,
                 steps: row.steps,
+                previous_status: row.previous_status,
+                previous_step_status: None,
             }
+            .counted(None)
             .into(),
             fencing_token,
         }),
@@ -136,7 +139,7 @@ pub async fn complete(
     .await
     .during("work.complete")?;
     match done {
-        Some(task) => Ok(Leased::Done(task.into())),
+        Some(task) => Ok(Leased::Done(task.counted(None).into())),
         None => why_not_leased(db, agent, id).await,
     }
 }
@@ -166,7 +169,7 @@ pub async fn fail(
     .await
     .during("work.fail")?;
     match failed {
-        Some(task) => Ok(Leased::Done(task.into())),
+        Some(task) => Ok(Leased::Done(task.counted(None).into())),
         None => why_not_leased(db, agent, id).await,
     }
 }
