@@ -13,7 +13,6 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgPool};
 
 use crate::config::DatabaseConfig;
-use crate::metrics;
 
 /// The schema in `migrations/`, compiled into every binary that needs it (`build.rs` rebuilds
 /// them when a migration changes).
@@ -74,14 +73,7 @@ pub fn pool(config: &DatabaseConfig) -> PgPool {
                 if meta.idle_for >= PING_AFTER_IDLE || failed_recently() {
                     connection.ping().await?;
                 }
-                metrics::connection_in_hand();
                 Ok(true)
-            })
-        })
-        .after_connect(|_, _| {
-            Box::pin(async {
-                metrics::connection_in_hand();
-                Ok(())
             })
         })
         .connect_lazy_with(config.connect.clone())

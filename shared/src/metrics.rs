@@ -10,16 +10,15 @@
 //! | `Registration` | Count | – | accounts created |
 //! | `TaskStatusChange` | Count | `Status` | tasks entering a status |
 //! | `StepStatusChange` | Count | `Status` | steps entering a status |
-//! | `DatabaseAcquireTime` | Milliseconds | `FunctionName` | from a request's arrival to its first database connection in hand (a new connection's handshake included) |
+//! | `DatabaseAcquireTime` | Milliseconds | `FunctionName` | taking a connection from the pool (a new connection's handshake, or the wait for a busy pool, included) |
 //! | `DatabaseUnavailable` | Count | `FunctionName` | requests answered 503 because the database did not answer |
 //!
 //! `METRICS` is that table as data; `tests/harness/check_metrics.py` holds the lines a
 //! `make dev` run writes to it.
 
-use std::cell::Cell;
 use std::future::Future;
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::Duration;
 
 use ::metrics::{Unit, counter, describe_counter, describe_histogram, histogram};
 use metrics_cloudwatch_embedded::Collector;
@@ -52,7 +51,7 @@ pub const METRICS: &[(&str, Unit, Option<&str>, &str)] = &[
         "DatabaseAcquireTime",
         Unit::Milliseconds,
         Some("FunctionName"),
-        "from a request's arrival to its first database connection",
+        "taking a connection from the pool",
     ),
     (
         "DatabaseUnavailable",
@@ -66,11 +65,6 @@ pub const METRICS: &[(&str, Unit, Option<&str>, &str)] = &[
 static COLLECTOR: OnceLock<&'static Collector> = OnceLock::new();
 /// This function's name (`AWS_LAMBDA_FUNCTION_NAME`), the database metrics' dimension.
 static FUNCTION: OnceLock<String> = OnceLock::new();
-
-tokio::task_local! {
-    /// When the request being handled arrived, until its first connection is in hand.
-    static ARRIVED: Cell<Option<Instant>>;
-}
 
 /// Installs the EMF recorder for the namespace, once per process.
 pub fn init(namespace: &str, function_name: &str) {
@@ -93,12 +87,10 @@ pub fn init(namespace: &str, function_name: &str) {
     }
 }
 
-/// Handles one request with its arrival time noted, then writes the metrics it counted, with
-/// its Lambda request id, as EMF lines on stdout.
+/// Handles one request, then writes the metrics it counted, with its Lambda request id, as EMF
+/// lines on stdout.
 pub async fn measured<T>(request_id: &str, handling: impl Future<Output = T>) -> T {
-    let result = ARRIVED
-        .scope(Cell::new(Some(Instant::now())), handling)
-        .await;
+    let result = handling.await;
     if let Some(collector) = COLLECTOR.get() {
         let flushed = collector
             .set_property("RequestId", request_id.to_owned())
@@ -110,14 +102,10 @@ pub async fn measured<T>(request_id: &str, handling: impl Future<Output = T>) ->
     result
 }
 
-/// A database connection is in hand (the pool's hooks call this): the first of a request
-/// records how long the request waited for it.
-pub fn connection_in_hand() {
-    let arrived = ARRIVED.try_with(Cell::take).ok().flatten();
-    if let Some(arrived) = arrived {
-        histogram!("DatabaseAcquireTime", "FunctionName" => function())
-            .record(arrived.elapsed().as_secs_f64() * 1000.0);
-    }
+/// A connection was taken from the pool (`Db::acquire`) in `took`.
+pub fn database_acquired(took: Duration) {
+    histogram!("DatabaseAcquireTime", "FunctionName" => function())
+        .record(took.as_secs_f64() * 1000.0);
 }
 
 /// A request answered 503: the database did not answer.

@@ -95,8 +95,18 @@ impl Db {
         &self.pool
     }
 
-    /// A connection from the pool; a refused password is read again from its secret once.
+    /// A connection from the pool; a refused password is read again from its secret once. How
+    /// long it took is the `DatabaseAcquireTime` metric.
     pub async fn acquire(&self) -> Result<PoolConnection<Postgres>, sqlx::Error> {
+        let started = Instant::now();
+        let acquired = self.acquire_once_reread().await;
+        if acquired.is_ok() {
+            crate::metrics::database_acquired(started.elapsed());
+        }
+        acquired
+    }
+
+    async fn acquire_once_reread(&self) -> Result<PoolConnection<Postgres>, sqlx::Error> {
         match self.pool.acquire().await {
             Err(err) if refused_password(&err) => match &self.rotation {
                 Some(rotation) if rotation.reread(&self.pool).await => self.pool.acquire().await,

@@ -34,6 +34,7 @@ pub(crate) type Error = Box<dyn std::error::Error + Send + Sync>;
 
 const FUNCTIONS: &[&str] = &[
     "health",
+    "docs",
     "register",
     "login",
     "me",
