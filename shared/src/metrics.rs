@@ -23,8 +23,6 @@ use std::time::Duration;
 use ::metrics::{Unit, counter, describe_counter, describe_histogram, histogram};
 use metrics_cloudwatch_embedded::Collector;
 
-use crate::tasks::TaskStatus;
-
 /// Every metric: its name, unit, dimension (if any) and what it counts.
 pub const METRICS: &[(&str, Unit, Option<&str>, &str)] = &[
     ("Login", Unit::Count, Some("Outcome"), "logins by outcome"),
@@ -162,16 +160,18 @@ pub fn registration() {
     counter!("Registration").increment(1);
 }
 
-/// A task went from `from` to `to`; nothing is counted when they are the same.
-pub fn task_status(from: TaskStatus, to: TaskStatus) {
+/// A task went from the status `from` to `to` (as stored); nothing is counted when they are
+/// the same.
+pub fn task_status(from: &'static str, to: &'static str) {
     if from != to {
-        counter!("TaskStatusChange", "Status" => to.as_str()).increment(1);
+        counter!("TaskStatusChange", "Status" => to).increment(1);
     }
 }
 
-/// A step went from `from` to `to`; nothing is counted when they are the same.
-pub fn step_status(from: TaskStatus, to: TaskStatus) {
+/// A step went from the status `from` to `to` (as stored); nothing is counted when they are
+/// the same.
+pub fn step_status(from: &'static str, to: &'static str) {
     if from != to {
-        counter!("StepStatusChange", "Status" => to.as_str()).increment(1);
+        counter!("StepStatusChange", "Status" => to).increment(1);
     }
 }

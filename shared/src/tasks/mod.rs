@@ -104,11 +104,11 @@ impl TaskRow {
     /// step `step_id`'s when a step was changed.
     pub(crate) fn counted(self, step_id: Option<Uuid>) -> Self {
         if let Some(previous) = self.previous_status {
-            crate::metrics::task_status(previous, self.status);
+            crate::metrics::task_status(previous.as_str(), self.status.as_str());
         }
         let step = step_id.and_then(|id| self.steps.0.iter().find(|step| step.id == id));
         if let (Some(previous), Some(step)) = (self.previous_step_status, step) {
-            crate::metrics::step_status(previous, step.status);
+            crate::metrics::step_status(previous.as_str(), step.status.as_str());
         }
         self
     }
