@@ -31,6 +31,7 @@ import base64
 import contextlib
 import copy
 import functools
+import gzip
 import io
 import json
 import logging
@@ -739,15 +740,22 @@ def run_functions(cfn, mode, admin_url, ca_pem, log_dir):
             ("health", call("health", "GET", "/api/health", "/api/health")[0], 200),
             ("docs", call("docs", "GET", "/api/openapi.json", "/api/openapi.json")[0], 200),
         ]
-        # The docs page and each asset it names, as API Gateway passes them (base64 for bytes).
+        # The docs page and each asset it names, gzipped as a browser asks: bytes, which API
+        # Gateway takes base64-encoded.
         status, page = call("docs", "GET", "/api/docs", "/api/docs")
         calls.append(("docs page", status, 200))
         assets = re.findall(r'"docs/([^"/]+)"', page or "")
         calls.append(("docs page names its scripts and styles", len(assets) > 0, True))
         for asset in assets:
-            kind, result = functions["docs"].api.invoke(http_event("GET", f"/api/docs/{asset}", "/api/docs/{asset}", path_parameters={"asset": asset}))
-            served = kind == "response" and result.get("isBase64Encoded") and base64.b64decode(result["body"])
-            calls.append((f"docs asset {asset}", result.get("statusCode") if served else result, 200))
+            event = http_event("GET", f"/api/docs/{asset}", "/api/docs/{asset}", path_parameters={"asset": asset})
+            event["headers"]["accept-encoding"] = "gzip, deflate, br"
+            kind, result = functions["docs"].api.invoke(event)
+            gzipped = kind == "response" and result.get("isBase64Encoded") and (result.get("headers") or {}).get("content-encoding") == "gzip"
+            try:
+                served = gzipped and len(gzip.decompress(base64.b64decode(result["body"]))) > 0
+            except (ValueError, OSError):
+                served = False
+            calls.append((f"docs asset {asset}, gzipped in base64", result.get("statusCode") if served else "not gzip bytes", 200))
         calls += [
             ("register", call("register", "POST", "/api/users/register", "/api/users/register", {"username": name, "email": f"{name}@example.com", "password": password})[0], 201),
         ]
