@@ -20,7 +20,8 @@ cleanup() {
   bash tests/harness/pgbouncer.sh stop
   CLUSTER=rehearsal PG_AUTH=password bash tests/harness/postgres.sh stop
   [ -n "$moto_pid" ] && { kill "$moto_pid" 2>/dev/null; wait "$moto_pid" 2>/dev/null; }
-  [ -n "$started_db" ] && bash tests/harness/postgres.sh stop
+  # The main cluster, even when a failure left the rehearsal's CLUSTER exported.
+  [ -n "$started_db" ] && env -u CLUSTER -u PG_AUTH bash tests/harness/postgres.sh stop
   return 0
 }
 trap cleanup EXIT
