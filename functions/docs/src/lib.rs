@@ -51,35 +51,44 @@ pub async fn handle(_state: &State, request: Request) -> ApiResult {
         return asset(name, accepts_gzip(&request));
     }
     if request.uri().path().ends_with("/docs") {
-        return Ok(text(PAGE, "text/html; charset=utf-8", PAGE_CACHE, true));
+        return Ok(page());
     }
-    Ok(text(OPENAPI_JSON, JSON, CONTRACT_CACHE, false))
+    Ok(respond(
+        Body::Text(OPENAPI_JSON.to_owned()),
+        JSON,
+        CONTRACT_CACHE,
+    ))
 }
 
-fn text(
-    body: &'static str,
-    content_type: &'static str,
-    cache: &'static str,
-    page: bool,
-) -> Response<Body> {
-    let mut response = Response::new(Body::Text(body.to_owned()));
+/// A 200 with `body` of `content_type`, cached as `cache` says.
+fn respond(body: Body, content_type: &'static str, cache: &'static str) -> Response<Body> {
+    let mut response = Response::new(body);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    if page {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(PAGE_POLICY),
-        );
-        headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        headers.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        );
-    }
+    response
+}
+
+/// The docs page, under its Content-Security-Policy.
+fn page() -> Response<Body> {
+    let mut response = respond(
+        Body::Text(PAGE.to_owned()),
+        "text/html; charset=utf-8",
+        PAGE_CACHE,
+    );
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     response
 }
 
@@ -98,13 +107,8 @@ fn asset(name: &str, gzip: bool) -> ApiResult {
             .map_err(ApiError::internal)?;
         plain
     };
-    let mut response = Response::new(Body::Binary(body));
+    let mut response = respond(Body::Binary(body), asset.content_type, ASSET_CACHE);
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(asset.content_type),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(ASSET_CACHE));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
